@@ -1,0 +1,249 @@
+"""The only settings module. Everything comes from the environment (see .env.example).
+
+A malformed value stops start-up with a message that names the variable: a typo in
+production must never quietly fall back to a default.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.str(name, default=str(default)).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _int_list(name: str, default: list[int]) -> list[int]:
+    raw = env.str(name, default=",".join(map(str, default)))
+    try:
+        values = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be a comma-separated list of whole numbers, not {raw!r}"
+        ) from None
+    if not values or any(v <= 0 for v in values):
+        raise ImproperlyConfigured(f"{name} must list at least one positive number")
+    return sorted(set(values))
+
+
+DEBUG = _bool("DEBUG", False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))' makes one)"
+        )
+    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on-" + "x" * 20
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+
+# Where the embedded defaults keep their files: the SQLite database and the photo folder.
+DATA_DIR = Path(env.str("SEEN_DATA_DIR", default=str(BASE_DIR / "data")))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "shares",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "shares.middleware.UploadSizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "shares.middleware.DatabaseUnavailableMiddleware",
+]
+
+ROOT_URLCONF = "seen.urls"
+WSGI_APPLICATION = "seen.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+
+try:
+    DATABASES = {
+        "default": env.db_url(
+            "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'seen.sqlite3'}"
+        )
+    }
+except (ImproperlyConfigured, ValueError, KeyError) as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL I understand: {exc}") from None
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes the write lock when a transaction starts, so two viewers of one
+    # share queue up instead of both reading "1 view left" (SQLite has no FOR UPDATE).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not memory: threads of a live test server must share the database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Photo storage ----------------------------------------------------------------------
+
+# Lower-case names on purpose: django-storages reads upper-case AWS_* settings as defaults.
+_bucket = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+_endpoint = env.str("AWS_S3_ENDPOINT_URL", default="")
+if _endpoint and urlsplit(_endpoint).scheme not in {"http", "https"}:
+    raise ImproperlyConfigured(
+        f"AWS_S3_ENDPOINT_URL must start with http:// or https://, not {_endpoint!r}"
+    )
+_addressing = env.str("AWS_S3_ADDRESSING_STYLE", default="path" if _endpoint else "auto")
+if _addressing not in {"auto", "path", "virtual"}:
+    raise ImproperlyConfigured("AWS_S3_ADDRESSING_STYLE must be auto, path or virtual")
+
+if _bucket:
+    PHOTO_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket,
+            "endpoint_url": _endpoint or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "signature_version": "s3v4",
+            "addressing_style": _addressing,
+            # Credentials come from the standard AWS variables or an IAM role (boto3's chain).
+            "default_acl": None,
+            "querystring_auth": True,
+            # Keys are random: skip the existence check (one request) before each upload.
+            "file_overwrite": True,
+        },
+    }
+else:
+    PHOTO_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # base_url None: no URL ever serves this folder; photos leave only through a view.
+        "OPTIONS": {
+            "location": str(DATA_DIR / "photos"),
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+
+STORAGES = {
+    "default": PHOTO_STORAGE,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Shares -----------------------------------------------------------------------------
+
+SEEN_MAX_UPLOAD_BYTES = _int("SEEN_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1024)
+SEEN_MAX_PIXELS = _int("SEEN_MAX_PIXELS", 50_000_000, minimum=1)
+SEEN_EXPIRY_CHOICES = _int_list("SEEN_EXPIRY_CHOICES", [3600, 86400, 604800])
+SEEN_DEFAULT_EXPIRY = _int("SEEN_DEFAULT_EXPIRY", 86400, minimum=1)
+if SEEN_DEFAULT_EXPIRY not in SEEN_EXPIRY_CHOICES:
+    raise ImproperlyConfigured("SEEN_DEFAULT_EXPIRY must be one of SEEN_EXPIRY_CHOICES")
+SEEN_MAX_PIN_FAILURES = _int("SEEN_MAX_PIN_FAILURES", 5, minimum=1)
+# The public address used in links (https://seen.example.org); empty means "from the request".
+SEEN_BASE_URL = env.str("SEEN_BASE_URL", default="").rstrip("/")
+
+# Uploads larger than this are refused with 413 before the body is read; Django's own
+# guard for non-file fields stays at its 2.5 MB default.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
+
+# --- Security ---------------------------------------------------------------------------
+
+CSRF_FAILURE_VIEW = "shares.views.csrf_failure"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django logs every 4xx with its path, and the path holds the link token.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
+}

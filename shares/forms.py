@@ -1,0 +1,80 @@
+from django import forms
+from django.conf import settings
+
+from .services import VIEW_CHOICES
+
+_BOOLEANS = {"": False, "0": False, "false": False, "off": False, "no": False,
+             "1": True, "true": True, "on": True, "yes": True}
+
+
+def expiry_label(seconds: int) -> str:
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return "1 day (24 hours)" if days == 1 else f"{days} days"
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return "1 hour" if hours == 1 else f"{hours} hours"
+    minutes = max(seconds // 60, 1)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+class ShareForm(forms.Form):
+    """What a sender submits, from the upload page or the API (same field names)."""
+
+    photo = forms.FileField(
+        allow_empty_file=False,
+        error_messages={
+            "required": "Choose a photo to share.",
+            "empty": "The file is empty.",
+            "invalid": "Send the photo as a file (multipart/form-data).",
+        },
+    )
+    views = forms.TypedChoiceField(
+        choices=[(str(v), "unlimited" if v == 0 else str(v)) for v in VIEW_CHOICES],
+        coerce=int,
+        required=False,
+        empty_value=1,
+        error_messages={"invalid_choice": "views must be 1, 3, 5, 10, or 0 for unlimited."},
+    )
+    expires_in = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        error_messages={"invalid_choice": "expires_in must be one of: %(allowed)s seconds."},
+    )
+    pin = forms.RegexField(
+        regex=r"^[0-9]{4,8}$",
+        required=False,
+        strip=True,
+        max_length=8,
+        error_messages={
+            "invalid": "The PIN must be 4 to 8 digits.",
+            "max_length": "The PIN must be 4 to 8 digits.",
+        },
+    )
+    prevent_download = forms.CharField(required=False, max_length=5)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = settings.SEEN_EXPIRY_CHOICES
+        field = self.fields["expires_in"]
+        field.choices = [(str(s), expiry_label(s)) for s in choices]
+        field.empty_value = settings.SEEN_DEFAULT_EXPIRY
+        field.initial = settings.SEEN_DEFAULT_EXPIRY
+        field.error_messages["invalid_choice"] = (
+            "expires_in must be one of: " + ", ".join(map(str, choices)) + " (seconds)."
+        )
+        self.fields["views"].initial = 1
+
+    def clean_prevent_download(self) -> bool:
+        raw = self.cleaned_data["prevent_download"].strip().lower()
+        if raw not in _BOOLEANS:
+            raise forms.ValidationError("prevent_download must be true or false.")
+        return _BOOLEANS[raw]
+
+    def error_text(self) -> str:
+        """All errors as plain sentences, for the API's {"error": ...}."""
+        return " ".join(str(message) for errors in self.errors.values() for message in errors)
+
+
+class PinForm(forms.Form):
+    pin = forms.CharField(required=False, max_length=64, strip=True)

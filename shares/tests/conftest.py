@@ -1,0 +1,143 @@
+import io
+import os
+
+import boto3
+import pytest
+from django.conf import settings as django_settings
+from django.core.files.storage import default_storage
+from moto import mock_aws
+from PIL import Image
+
+# moto needs credentials to sign with; these never leave the process.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+TEST_BUCKET = "seen-test"
+
+
+def pytest_sessionstart(session):
+    """Fail fast, and say why, when the database `make test` needs is not there."""
+    db = django_settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        return
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=db["HOST"] or "127.0.0.1",
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"],
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.OperationalError as exc:
+        pytest.exit(
+            f"PostgreSQL is not reachable at {db['HOST']}:{db['PORT'] or 5432} ({exc}).\n"
+            "Start it (bash .ci/run does) or point DATABASE_URL at a server you have.",
+            returncode=2,
+        )
+
+
+def s3_storage_settings(bucket: str = TEST_BUCKET, **options) -> dict:
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "file_overwrite": False,
+            **options,
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
+def s3(settings):
+    """By default every test stores photos in a moto-mocked S3 bucket."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=TEST_BUCKET)
+        settings.STORAGES = {
+            "default": s3_storage_settings(),
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+        yield client
+
+
+@pytest.fixture
+def local_storage(settings, tmp_path):
+    """Photos in a local folder instead (the embedded default)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "photos"), "base_url": None},
+        },
+    }
+    return tmp_path / "photos"
+
+
+@pytest.fixture(params=["s3", "local"])
+def any_storage(request):
+    """Run a test once against moto S3 and once against the local folder."""
+    if request.param == "local":
+        request.getfixturevalue("local_storage")
+    return request.param
+
+
+def stored_keys() -> list[str]:
+    """Every object in the current photo storage."""
+    bucket = getattr(default_storage, "bucket", None)
+    if bucket is not None:
+        return sorted(obj.key for obj in bucket.objects.all())
+    root = default_storage.location
+    found = []
+    for folder, _dirs, files in os.walk(root):
+        found += [os.path.relpath(os.path.join(folder, f), root) for f in files]
+    return sorted(found)
+
+
+def jpeg_bytes(size=(64, 48), color=(200, 30, 30), exif=None) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="JPEG", quality=90, **({"exif": exif} if exif else {}))
+    return out.getvalue()
+
+
+def png_bytes(size=(40, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", size, (10, 200, 10, 128)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def jpeg():
+    return jpeg_bytes()
+
+
+@pytest.fixture
+def make_share(db):
+    """Create a share through the service, as an upload would."""
+    from shares import services
+
+    def make(*, views=1, expires_in=86400, pin="", prevent_download=False, photo=None):
+        data = photo if photo is not None else jpeg_bytes()
+        return services.share_create(
+            photo=io.BytesIO(data),
+            views=views,
+            expires_in=expires_in,
+            pin=pin,
+            prevent_download=prevent_download,
+        )
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def fast_pin_hashes(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

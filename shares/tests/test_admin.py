@@ -1,0 +1,45 @@
+import pytest
+
+from shares.models import EndReason, Share
+
+from .conftest import stored_keys
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_admin_lists_shares_without_secrets(admin_client, make_share):
+    created = make_share(views=3, pin="1234")
+    response = admin_client.get("/admin/shares/share/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "0 / 3" in html
+    share = Share.objects.get()
+    assert share.token_hash not in html
+    assert created.token not in html
+
+
+def test_the_admin_change_page_is_read_only(admin_client, make_share):
+    make_share()
+    share = Share.objects.get()
+    html = admin_client.get(f"/admin/shares/share/{share.pk}/change/").content.decode()
+    assert share.token_hash in html  # shown, read-only
+    assert 'name="token_hash"' not in html
+    assert share.pin_hash == "" or share.pin_hash not in html
+
+
+def test_the_delete_now_action_ends_shares_and_deletes_photos(admin_client, make_share):
+    make_share(views=3)
+    make_share(views=1)
+    ids = list(Share.objects.values_list("pk", flat=True))
+    response = admin_client.post(
+        "/admin/shares/share/", {"action": "delete_now", "_selected_action": ids}
+    )
+    assert response.status_code == 302
+    assert set(Share.objects.values_list("end_reason", flat=True)) == {EndReason.REMOVED}
+    assert stored_keys() == []
+
+
+def test_the_admin_filters_by_status(admin_client, make_share):
+    make_share()
+    assert admin_client.get("/admin/shares/share/?status=live").status_code == 200
+    assert admin_client.get("/admin/shares/share/?status=ended&pin=yes").status_code == 200

@@ -1,0 +1,158 @@
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from shares import services
+from shares.models import EndReason, Share, ShareView, token_hash
+
+from .conftest import jpeg_bytes, stored_keys
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_stores_the_photo_and_only_hashes_of_the_tokens(make_share):
+    created = make_share(views=3, pin="4821")
+    share = Share.objects.get()
+    assert share.token_hash == token_hash(created.token)
+    assert share.manage_token_hash == token_hash(created.manage_token)
+    assert share.view_limit == 3
+    assert stored_keys() == [share.photo_key]
+    assert len(created.token) >= 22  # at least 128 bits of token_urlsafe
+
+
+def test_the_database_never_holds_a_plain_token_or_pin(make_share):
+    created = make_share(pin="90417733")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM shares_share")
+        row = " ".join(str(value) for value in cursor.fetchone())
+    assert created.token not in row
+    assert created.manage_token not in row
+    assert "90417733" not in row
+
+
+def test_a_view_spends_one_and_the_last_view_ends_the_share(make_share):
+    created = make_share(views=3)
+    remaining = [services.share_view(token=created.token).views_remaining for _ in range(3)]
+    assert remaining == [2, 1, 0]
+    share = Share.objects.get()
+    assert share.views_used == 3
+    assert share.end_reason == EndReason.VIEWED
+    assert ShareView.objects.count() == 3
+    with pytest.raises(services.ShareGone):
+        services.share_view(token=created.token)
+
+
+def test_unlimited_shares_never_run_out(make_share):
+    created = make_share(views=0)
+    for _ in range(12):
+        assert services.share_view(token=created.token).views_remaining is None
+    assert Share.objects.get().ended_at is None
+
+
+def test_it_locks_the_row_while_spending_a_view(make_share):
+    created = make_share(views=3)
+    with CaptureQueriesContext(connection) as queries:
+        services.share_view(token=created.token)
+    if connection.vendor == "postgresql":
+        assert any(
+            "FOR UPDATE" in q["sql"] and "shares_share" in q["sql"] for q in queries.captured_queries
+        )
+    else:
+        # SQLite has no FOR UPDATE: the atomic block takes the write lock with BEGIN IMMEDIATE.
+        assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_a_wrong_pin_is_refused_and_counted(make_share):
+    created = make_share(views=1, pin="1234")
+    with pytest.raises(services.WrongPin) as caught:
+        services.share_view(token=created.token, pin="9999")
+    assert caught.value.attempts_left == 4
+    share = Share.objects.get()
+    assert (share.pin_failures, share.views_used) == (1, 0)
+    assert services.share_view(token=created.token, pin="1234").views_remaining == 0
+
+
+def test_five_wrong_pins_end_the_share_and_delete_the_photo(make_share):
+    created = make_share(views=3, pin="1234")
+    for attempts_left in (4, 3, 2, 1, 0):
+        with pytest.raises(services.WrongPin) as caught:
+            services.share_view(token=created.token, pin="0000")
+        assert caught.value.attempts_left == attempts_left
+    share = Share.objects.get()
+    assert share.end_reason == EndReason.PIN
+    assert share.photo_deleted_at is not None
+    assert stored_keys() == []
+    with pytest.raises(services.ShareGone):
+        services.share_view(token=created.token, pin="1234")
+
+
+def test_an_expired_share_cannot_be_viewed(make_share):
+    created = make_share(views=5, expires_in=3600)
+    with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=1)):
+        with pytest.raises(services.ShareGone):
+            services.share_get(token=created.token)
+        with pytest.raises(services.ShareGone):
+            services.share_view(token=created.token)
+    assert Share.objects.get().views_used == 0
+
+
+def test_unknown_tokens_are_not_found(db):
+    with pytest.raises(services.ShareNotFound):
+        services.share_view(token="x" * 32, pin="1234")
+
+
+def test_the_last_view_deletes_the_photo_only_when_the_stream_closes(make_share, any_storage):
+    created = make_share(views=1)
+    viewed = services.share_view(token=created.token)
+    stream = services.photo_open(viewed)
+    assert len(stored_keys()) == 1  # still there while it is being sent
+    data = b"".join(iter(lambda: stream.read(1024), b""))
+    assert data[:2] == b"\xff\xd8"
+    stream.close()
+    assert stored_keys() == []
+    assert Share.objects.get().photo_deleted_at is not None
+
+
+def test_a_missing_photo_ends_the_share(make_share, s3):
+    created = make_share(views=3)
+    share = Share.objects.get()
+    s3.delete_object(Bucket="seen-test", Key=share.photo_key)
+    viewed = services.share_view(token=created.token)
+    with pytest.raises(services.PhotoMissing):
+        services.photo_open(viewed)
+    assert Share.objects.get().end_reason == EndReason.MISSING
+
+
+def test_revoke_ends_the_share_and_deletes_the_photo(make_share, any_storage):
+    created = make_share(views=5)
+    services.share_revoke(manage_token=created.manage_token)
+    share = Share.objects.get()
+    assert share.end_reason == EndReason.REVOKED
+    assert stored_keys() == []
+    with pytest.raises(services.ShareGone):
+        services.share_view(token=created.token)
+
+
+def test_a_failed_upload_leaves_no_row(db, monkeypatch):
+    def broken_save(*args, **kwargs):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr("storages.backends.s3.S3Storage.save", broken_save)
+    with pytest.raises(services.StorageUnavailable):
+        services.share_create(photo=io.BytesIO(jpeg_bytes()), views=1, expires_in=86400)
+    assert Share.objects.count() == 0
+
+
+def test_a_failed_insert_leaves_no_object(db, monkeypatch):
+    def broken_create(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(Share.objects, "create", broken_create)
+    with pytest.raises(RuntimeError):
+        services.share_create(photo=io.BytesIO(jpeg_bytes()), views=1, expires_in=86400)
+    assert stored_keys() == []

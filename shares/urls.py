@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import api, views
+
+urlpatterns = [
+    path("", views.upload, name="upload"),
+    path("api/shares", api.shares_create, name="api-shares"),
+    path("s/<str:token>", views.share, name="share"),
+    path("m/<str:token>", views.manage, name="manage"),
+    path("healthz", views.healthz, name="healthz"),
+]
