@@ -41,6 +41,9 @@ class Share(models.Model):
 
     view_limit = models.PositiveSmallIntegerField(null=True, blank=True, help_text="empty = unlimited")
     views_used = models.PositiveIntegerField(default=0)
+    # Views spent whose bytes are still being sent: the photo is deleted when the last
+    # view has been delivered, not while an earlier viewer is still downloading it.
+    streams_open = models.PositiveIntegerField(default=0)
     pin_hash = models.CharField(max_length=200, blank=True, editable=False)
     pin_failures = models.PositiveSmallIntegerField(default=0)
     prevent_download = models.BooleanField(default=False)
