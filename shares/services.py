@@ -74,8 +74,8 @@ class ViewedPhoto:
     prevent_download: bool
 
     @property
-    def is_last(self) -> bool:
-        return self.views_remaining == 0
+    def is_limited(self) -> bool:
+        return self.views_remaining is not None
 
 
 def new_token() -> str:
@@ -169,6 +169,9 @@ def share_view(*, token: str, pin: str = "") -> ViewedPhoto:
             raise ShareGone(share)
         share.views_used += 1
         fields = ["views_used"]
+        if share.view_limit is not None:
+            share.streams_open += 1
+            fields.append("streams_open")
         if share.view_limit is not None and share.views_used >= share.view_limit:
             share.ended_at = timezone.now()
             share.end_reason = EndReason.VIEWED
@@ -236,21 +239,40 @@ class PhotoStream:
 
 
 def photo_open(viewed: ViewedPhoto) -> PhotoStream:
-    """Open a viewed photo for streaming. After the last view, closing it deletes the photo.
+    """Open a viewed photo for streaming. Closing the stream of a limited share's last
+    delivered view deletes the photo.
 
     If the object is missing, the share ends (there is nothing left to show) and
     PhotoMissing is raised.
     """
+    on_close = None
+    if viewed.is_limited:
+        def on_close() -> None:
+            _stream_finished(viewed.share_id)
     try:
         body = _open_object(viewed.photo_key)
     except (FileNotFoundError, PhotoMissing):
         share_end(share_id=viewed.share_id, reason=EndReason.MISSING)
+        if on_close is not None:
+            on_close()
         raise PhotoMissing from None
-    on_close = None
-    if viewed.is_last:
-        def on_close() -> None:
-            photo_delete(share_id=viewed.share_id, photo_key=viewed.photo_key)
     return PhotoStream(body, on_close)
+
+
+def _stream_finished(share_id: int) -> None:
+    """A limited share's view has been sent. Once the share has ended and no other view
+    is still being sent, its photo is deleted."""
+    with transaction.atomic():
+        share = Share.objects.select_for_update().filter(pk=share_id).first()
+        if share is None:
+            return
+        share.streams_open = max(share.streams_open - 1, 0)
+        share.save(update_fields=["streams_open"])
+        delete_now = (
+            share.ended_at is not None and share.streams_open == 0 and share.photo_deleted_at is None
+        )
+    if delete_now:
+        photo_delete(share_id=share.pk, photo_key=share.photo_key)
 
 
 def _open_object(key: str):

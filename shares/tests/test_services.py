@@ -118,6 +118,23 @@ def test_the_last_view_deletes_the_photo_only_when_the_stream_closes(make_share,
     assert Share.objects.get().photo_deleted_at is not None
 
 
+def test_the_photo_stays_until_every_spent_view_has_been_delivered(make_share, any_storage):
+    created = make_share(views=3)
+    services.photo_open(services.share_view(token=created.token)).close()  # delivered earlier
+    first = services.share_view(token=created.token)
+    last = services.share_view(token=created.token)
+    last_stream = services.photo_open(last)
+    last_stream.read()
+    last_stream.close()
+    # The first viewer spent a view before the last one finished: it must still get the photo.
+    assert len(stored_keys()) == 1
+    first_stream = services.photo_open(first)
+    assert first_stream.read()[:2] == b"\xff\xd8"
+    first_stream.close()
+    assert stored_keys() == []
+    assert Share.objects.get().streams_open == 0
+
+
 def test_a_missing_photo_ends_the_share(make_share, s3):
     created = make_share(views=3)
     share = Share.objects.get()
