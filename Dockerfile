@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+FROM python:3.13-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    SEEN_DATA_DIR=/data \
+    PORT=8000
+
+WORKDIR /app
+
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY . .
+
+# Static files are collected into the image; whitenoise serves them with far-future caching.
+RUN SECRET_KEY=build-only-not-secret DEBUG=false python manage.py collectstatic --noinput \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin seen \
+    && mkdir -p /data \
+    && chown seen /data
+
+USER seen
+VOLUME ["/data"]
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('PORT', '8000')}/healthz\", timeout=4)"]
+
+CMD ["gunicorn", "-c", "python:seen.gunicorn", "seen.wsgi"]
