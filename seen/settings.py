@@ -80,6 +80,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a load balancer's probe by IP must not meet ALLOWED_HOSTS or the SSL redirect.
+    "shares.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "shares.middleware.UploadSizeLimitMiddleware",
@@ -200,6 +202,15 @@ if SEEN_DEFAULT_EXPIRY not in SEEN_EXPIRY_CHOICES:
 SEEN_MAX_PIN_FAILURES = _int("SEEN_MAX_PIN_FAILURES", 5, minimum=1)
 # The public address used in links (https://seen.example.org); empty means "from the request".
 SEEN_BASE_URL = env.str("SEEN_BASE_URL", default="").rstrip("/")
+# Open reports that suspend a share. Empty: 1 for unlimited shares (they can spread
+# widely), 2 for limited ones; a number applies to every share.
+SEEN_REPORTS_TO_SUSPEND = (
+    _int("SEEN_REPORTS_TO_SUSPEND", 1, minimum=1)
+    if env.str("SEEN_REPORTS_TO_SUSPEND", default="").strip()
+    else None
+)
+# Shown in every page's footer when set: an e-mail address or a URL.
+SEEN_ABUSE_CONTACT = env.str("SEEN_ABUSE_CONTACT", default="").strip()
 
 # Uploads larger than this are refused with 413 before the body is read; Django's own
 # guard for non-file fields stays at its 2.5 MB default.

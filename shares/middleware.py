@@ -8,6 +8,20 @@ from .views import error_response, too_large_message
 _ENVELOPE_BYTES = 64 * 1024
 
 
+class HealthCheckMiddleware:
+    """Answer GET /healthz before host validation and HTTPS redirects (probes use the IP)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == "/healthz" and request.method in ("GET", "HEAD"):
+            from .views import healthz
+
+            return healthz(request)
+        return self.get_response(request)
+
+
 class UploadSizeLimitMiddleware:
     """Answer 413 from Content-Length alone, before any middleware reads the body."""
 

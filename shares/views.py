@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.core.files.storage import default_storage
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import images, services
 from .forms import PinForm, ShareForm
@@ -219,7 +219,7 @@ def _manage_not_found(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> HttpResponse:
     """For load balancers and Docker's HEALTHCHECK: the database and storage answer."""
     checks = {}

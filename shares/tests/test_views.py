@@ -153,6 +153,14 @@ def test_healthz_checks_database_and_storage(client):
     assert response.json() == {"status": "ok", "database": "ok", "storage": "ok"}
 
 
+def test_healthz_answers_a_probe_by_ip_whatever_allowed_hosts_says(client, settings):
+    settings.ALLOWED_HOSTS = ["seen.example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/healthz", headers={"Host": "10.0.0.7:8000"})
+    assert response.status_code == 200
+    assert client.get("/", headers={"Host": "10.0.0.7:8000"}).status_code == 400
+
+
 def test_the_upload_page_works_without_script(client):
     html = client.get("/").content.decode()
     assert 'enctype="multipart/form-data"' in html
