@@ -1,5 +1,6 @@
 import hashlib
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -65,6 +66,11 @@ class Share(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The moderation desk's own rights, so a moderator needs neither change nor delete.
+        permissions = [
+            ("moderate_share", "Can remove and restore shares and dismiss their reports"),
+            ("preview_share", "Can preview a share's photo without spending a view"),
+        ]
 
     def __str__(self) -> str:
         return f"share {self.pk}"
@@ -118,3 +124,81 @@ class ShareView(models.Model):
 
     class Meta:
         ordering = ["viewed_at"]
+
+
+class ReportReason(models.TextChoices):
+    ILLEGAL = "illegal", "illegal content"
+    HARASSMENT = "harassment", "harassment"
+    MALWARE = "malware", "malware or phishing"
+    OTHER = "other", "other"
+
+
+class ReportStatus(models.TextChoices):
+    OPEN = "open", "open"
+    ACTIONED = "actioned", "actioned"
+    DISMISSED = "dismissed", "dismissed"
+
+
+class Report(models.Model):
+    """A viewer's abuse report. Nothing about who sent it is stored.
+
+    Kept when the share is purged: `share` becomes empty and `share_number` still says
+    which share it was.
+    """
+
+    share = models.ForeignKey(
+        Share, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+    share_number = models.PositiveBigIntegerField("share id", db_index=True)
+    reason = models.CharField(max_length=20, choices=ReportReason.choices)
+    details = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=ReportStatus.choices, default=ReportStatus.OPEN, db_index=True
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} on share {self.share_number}"
+
+
+class ModerationAction(models.TextChoices):
+    SUSPENDED = "suspended", "suspended (reports reached the threshold)"
+    RESTORED = "restored", "restored"
+    REMOVED = "removed", "removed"
+    DISMISSED = "dismissed", "dismissed reports"
+    PREVIEWED = "previewed", "previewed the photo"
+
+
+class ModerationEvent(models.Model):
+    """The audit log: who did what to which share, and when. Never edited or deleted.
+
+    `actor_name` and `share_number` are copies, so the record still says who and which
+    after the user is deleted or the share purged (both references then become empty).
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_name = models.CharField("who", max_length=150)
+    action = models.CharField(max_length=20, choices=ModerationAction.choices)
+    share = models.ForeignKey(
+        Share, on_delete=models.SET_NULL, null=True, blank=True, related_name="moderation_events"
+    )
+    share_number = models.PositiveBigIntegerField("share id", db_index=True)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} share {self.share_number}"
