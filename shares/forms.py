@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 
+from .models import ReportReason
 from .services import VIEW_CHOICES
 
 _BOOLEANS = {"": False, "0": False, "false": False, "off": False, "no": False,
@@ -78,3 +79,26 @@ class ShareForm(forms.Form):
 
 class PinForm(forms.Form):
     pin = forms.CharField(required=False, max_length=64, strip=True)
+
+
+class ReportForm(forms.Form):
+    """A viewer's abuse report: a reason and, optionally, a few words."""
+
+    reason = forms.ChoiceField(
+        choices=ReportReason.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose a reason.",
+            "invalid_choice": "reason must be one of: " + ", ".join(ReportReason.values) + ".",
+        },
+    )
+    details = forms.CharField(
+        required=False,
+        max_length=2000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": 2000}),
+        error_messages={"max_length": "Keep the details under 2000 characters."},
+    )
+
+    def error_text(self) -> str:
+        return " ".join(str(message) for errors in self.errors.values() for message in errors)

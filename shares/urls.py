@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.upload, name="upload"),
     path("api/shares", api.shares_create, name="api-shares"),
     path("s/<str:token>", views.share, name="share"),
+    path("s/<str:token>/report", views.report, name="report"),
     path("m/<str:token>", views.manage, name="manage"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import images, services
-from .forms import PinForm, ShareForm
+from .forms import PinForm, ReportForm, ShareForm
 from .models import Share, token_hash
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -132,6 +132,19 @@ def render_gone(request: HttpRequest, reason: str) -> HttpResponse:
     return render(request, "shares/gone.html", {"message": message, "reason": reason}, status=410)
 
 
+def render_suspended(request: HttpRequest) -> HttpResponse:
+    """A reported share under review. 403, not 410 or 404: the photo exists and may come
+    back once a moderator restores it, and access is refused by the operator's decision
+    (451 is for legal demands; a report is only an allegation). No view was spent."""
+    message = (
+        "This photo has been reported and is under review, so it cannot be viewed for now. "
+        "No view was used."
+    )
+    if wants_json(request):
+        return JsonResponse({"error": message, "reason": "suspended"}, status=403)
+    return render(request, "shares/suspended.html", {"message": message}, status=403)
+
+
 @csrf_exempt  # the secret link is the capability; a forged request would need it too
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -150,6 +163,8 @@ def _share_page(request: HttpRequest, token: str) -> HttpResponse:
         return _not_found(request)
     except services.ShareGone as exc:
         return _gone(request, exc.share)
+    except services.ShareSuspended:
+        return render_suspended(request)
     return render(request, "shares/open.html", {"share": share})
 
 
@@ -162,6 +177,8 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
         return _not_found(request)
     except services.ShareGone as exc:
         return _gone(request, exc.share)
+    except services.ShareSuspended:
+        return render_suspended(request)
     except services.WrongPin as exc:
         return _wrong_pin(request, token, exc.attempts_left)
     try:
@@ -187,6 +204,36 @@ def _wrong_pin(request: HttpRequest, token: str, attempts_left: int) -> HttpResp
     share = Share.objects.filter(token_hash=token_hash(token)).first()
     context = {"share": share, "error": message, "attempts_left": attempts_left}
     return render(request, "shares/open.html", context, status=403)
+
+
+# --- abuse reports ------------------------------------------------------------------------
+
+
+@csrf_exempt  # as share(): the secret link is the capability a forged request would need
+@never_cache
+@require_http_methods(["GET", "POST"])
+def report(request: HttpRequest, token: str) -> HttpResponse:
+    """"Report this photo": a reason and optional details. Never spends a view; enough
+    open reports suspend the share at once (services.report_create)."""
+    if not _valid_token(token) or not Share.objects.filter(token_hash=token_hash(token)).exists():
+        return _not_found(request)
+    context = {"share_path": f"/s/{token}"}
+    if request.method == "GET":
+        return render(request, "shares/report.html", {**context, "form": ReportForm()})
+    form = ReportForm(request.POST)
+    if not form.is_valid():
+        if wants_json(request):
+            return JsonResponse({"error": form.error_text()}, status=400)
+        return render(request, "shares/report.html", {**context, "form": form}, status=400)
+    try:
+        services.report_create(
+            token=token, reason=form.cleaned_data["reason"], details=form.cleaned_data["details"]
+        )
+    except services.ShareNotFound:
+        return _not_found(request)
+    if wants_json(request):
+        return JsonResponse({"status": "received"}, status=201)
+    return render(request, "shares/report_sent.html", context, status=201)
 
 
 @csrf_exempt  # the secret manage link is the capability, as above
