@@ -4,11 +4,14 @@ A malformed value stops start-up with a message that names the variable: a typo 
 production must never quietly fall back to a default.
 """
 
+import ipaddress
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -83,6 +86,9 @@ MIDDLEWARE = [
     # First: a load balancer's probe by IP must not meet ALLOWED_HOSTS or the SSL redirect.
     "shares.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Early, so even a 413 or a 429 about a share is never cached or indexed.
+    "shares.middleware.PrivateResponseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "shares.middleware.UploadSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -122,6 +128,10 @@ try:
     }
 except (ImproperlyConfigured, ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL I understand: {exc}") from None
+if "." not in DATABASES["default"]["ENGINE"]:
+    raise ImproperlyConfigured(
+        "DATABASE_URL must start with postgres://, sqlite:/// (or another Django backend's scheme)"
+    )
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so two viewers of one
@@ -135,7 +145,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 0)
+    # Persistent connections: opening one costs more than a whole view of a share.
+    DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
@@ -222,11 +233,139 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 CSRF_FAILURE_VIEW = "shares.views.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# A link token must never reach another site in a Referer header.
 SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+
+# No inline script or style anywhere: templates load static/js and static/css only.
+# blob: is how the open page shows the bytes of a view.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "blob:", "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Production behind TLS: SEEN_HTTPS=true turns on HSTS, secure cookies and the redirect
+# (/healthz is answered before the redirect, see HealthCheckMiddleware).
+SEEN_HTTPS = _bool("SEEN_HTTPS", False)
+SECURE_SSL_REDIRECT = SEEN_HTTPS
+SESSION_COOKIE_SECURE = SEEN_HTTPS
+CSRF_COOKIE_SECURE = SEEN_HTTPS
+SECURE_HSTS_SECONDS = _int("SEEN_HSTS_SECONDS", 31536000) if SEEN_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SEEN_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _bool("SEEN_HSTS_PRELOAD", True)
+
+# Only a proxy we run may say a request came over HTTPS; unset, no header is believed.
+_proxy_ssl_header = env.str("SEEN_PROXY_SSL_HEADER", default="").strip()
+if _proxy_ssl_header:
+    if not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_ssl_header):
+        raise ImproperlyConfigured(
+            "SEEN_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto, "
+            f"not {_proxy_ssl_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+
+
+def _trusted_proxies(name: str) -> int | list:
+    """A count of proxies in front of the app, or the addresses (or networks) they use."""
+    raw = env.str(name, default="0").strip() or "0"
+    if raw.isdigit():
+        return int(raw)
+    try:
+        return [
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in raw.split(",")
+            if part.strip()
+        ]
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be a number of proxies or a comma-separated list of proxy "
+            f"addresses or networks (10.0.0.0/8), not {raw!r}"
+        ) from None
+
+
+# Who may say in X-Forwarded-For where a request came from (see shares/ratelimits.py).
+SEEN_TRUSTED_PROXIES = _trusted_proxies("SEEN_TRUSTED_PROXIES")
+
+_admin_path = env.str("SEEN_ADMIN_PATH", default="admin/").strip().strip("/")
+if not re.fullmatch(r"[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*", _admin_path) or (
+    _admin_path.split("/")[0] in {"s", "m", "api", "static", "healthz", "robots.txt"}
+):
+    raise ImproperlyConfigured(
+        f"SEEN_ADMIN_PATH must be a path such as admin/ or staff-4f9c/ that no other page "
+        f"uses, not {_admin_path!r}"
+    )
+SEEN_ADMIN_PATH = _admin_path + "/"
+
+# --- Rate limits ------------------------------------------------------------------------
+
+
+def _rate(name: str, default: str) -> str | None:
+    """A count per period in django-ratelimit's form (20/h, 30/m, 10/15m), or off."""
+    raw = env.str(name, default=default).strip().lower()
+    if raw == "off":
+        return None
+    if not re.fullmatch(r"[1-9][0-9]*/([1-9][0-9]*)?[smhd]", raw):
+        raise ImproperlyConfigured(
+            f"{name} must be a count per period such as 20/h, 30/m or 10/15m (or off), "
+            f"not {raw!r}"
+        )
+    return raw
+
+
+# Per client address, counted in the shared cache below so every process sees them.
+SEEN_RATE_LIMITS = {
+    # The upload form and POST /api/shares together.
+    "uploads": _rate("SEEN_RATE_LIMIT_UPLOADS", "20/h"),
+    # POST /s/<token>: each one checks a PIN and may spend a view.
+    "views": _rate("SEEN_RATE_LIMIT_VIEWS", "30/m"),
+    # Wrong PINs, on any share: 5 end one share, this stops guessing across many.
+    "pin_failures": _rate("SEEN_RATE_LIMIT_PIN_FAILURES", "10/h"),
+    # Deleting through a manage link (POST or DELETE /m/<token>).
+    "manage": _rate("SEEN_RATE_LIMIT_MANAGE", "30/m"),
+    # Abuse reports.
+    "reports": _rate("SEEN_RATE_LIMIT_REPORTS", "10/h"),
+    # POSTs to the admin login page.
+    "admin_login": _rate("SEEN_RATE_LIMIT_ADMIN_LOGIN", "10/15m"),
+}
+RATELIMIT_IP_META_KEY = "shares.ratelimits.client_ip"
+RATELIMIT_USE_CACHE = "default"
+# A counter the cache lost lets the request through (see shares/ratelimits.py).
+RATELIMIT_FAIL_OPEN = True
+
+# Rate-limit counters must be shared by every worker process: Redis when there is one,
+# else a table in the database (migrate creates it). Never a per-process memory cache,
+# which would multiply every limit by the number of workers.
+REDIS_URL = env.str("REDIS_URL", default="").strip()
+if REDIS_URL:
+    if urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(
+            "REDIS_URL must start with redis://, rediss:// or unix://"
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "seen",
+            # A Redis that hangs must not hang every request with it.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "shares.cache.DatabaseCache",
+            "LOCATION": "seen_cache",
+            # Culling at Django's default of 300 rows would forget live counters.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -250,11 +389,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Paths hold link tokens ("Not Found: /s/<token>", runserver's request lines, the
+    # tracebacks of errors): every line is written with /s/… and /m/… and no PIN.
+    "filters": {"redact": {"()": "seen.logredact.RedactingFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # Django logs every 4xx with its path, and the path holds the link token.
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-        "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        # Only the redacting console: no mail_admins, whose report would hold the
+        # request's URL and POST data (the PIN).
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
