@@ -7,9 +7,10 @@ that ended the share has committed.
 
 import functools
 import logging
+import os
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import IO, Callable, Iterable
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,7 +20,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import images
@@ -557,40 +558,227 @@ def _delete_object_quietly(key: str) -> None:
         log.warning("could not delete an orphaned photo: %s", exc)
 
 
+# --- purge: ended shares, failed deletes and orphaned objects -----------------------------
+
+# Every photo key starts with this (see share_create); --orphans lists only this prefix.
+PHOTO_PREFIX = "photos/"
+# S3's DeleteObjects takes at most 1,000 keys per request.
+DELETE_OBJECTS_MAX = 1000
+# How long a purge's claim on a row lasts. If that purge dies, another one may take the
+# row after this; deleting an object twice is harmless.
+PURGE_CLAIM = timedelta(minutes=15)
+# An object younger than this may belong to an upload whose row is being inserted now.
+ORPHAN_MIN_AGE = timedelta(hours=1)
+# A view still being sent keeps its photo, but a crashed worker's count of open streams
+# is not waited on for ever.
+STREAM_GRACE = timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class PurgeResult:
     shares: int
     objects: int
     failed: int
+    orphans: int = 0
 
 
-def shares_purge(*, dry_run: bool = False, batch_size: int = 500) -> PurgeResult:
-    """Delete every ended or expired share and its photo. A share whose photo cannot be
-    deleted keeps its row, so the next run tries again."""
+def shares_purge(
+    *, dry_run: bool = False, batch_size: int = 500, orphans: bool = False
+) -> PurgeResult:
+    """Delete every ended or expired share and its photo; with orphans=True also the
+    objects under photos/ that no share references and that are older than an hour.
+
+    Rows are claimed batch_size at a time in short transactions (skip_locked, so two
+    purges at once split the work instead of queueing); their objects are then deleted
+    with no transaction open, up to 1,000 keys per S3 DeleteObjects request, and only
+    the rows whose object is confirmed gone are deleted. A share whose object could not
+    be deleted keeps its row, marked with the error, and the next run tries again.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    result = _purge_preview() if dry_run else _purge_shares(batch_size=batch_size)
+    if orphans:
+        removed, failed = orphans_purge(dry_run=dry_run)
+        result = PurgeResult(
+            shares=result.shares,
+            objects=result.objects,
+            failed=result.failed + failed,
+            orphans=removed,
+        )
+    return result
+
+
+def _purgeable():
+    now = timezone.now()
+    settled = (
+        Q(streams_open=0)
+        | Q(ended_at__lt=now - STREAM_GRACE)
+        | Q(expires_at__lt=now - STREAM_GRACE)
+    )
+    return Share.objects.ended().filter(settled)
+
+
+def _purge_preview() -> PurgeResult:
+    rows = _purgeable()
+    return PurgeResult(
+        shares=rows.count(),
+        objects=rows.filter(photo_deleted_at__isnull=True).count(),
+        failed=0,
+    )
+
+
+def _purge_shares(*, batch_size: int) -> PurgeResult:
     purged = objects = failed = 0
     last_pk = 0
     while True:
-        batch = list(
-            Share.objects.ended()
-            .filter(pk__gt=last_pk)
-            .order_by("pk")
-            .values("pk", "photo_key", "photo_deleted_at")[:batch_size]
-        )
-        if not batch:
+        # Claim rows until they hold one DeleteObjects request's worth of photos.
+        claimed: list[Share] = []
+        photos = 0
+        while photos < DELETE_OBJECTS_MAX:
+            batch = _purge_claim(after_pk=last_pk, limit=min(batch_size, DELETE_OBJECTS_MAX - photos))
+            if not batch:
+                break
+            last_pk = batch[-1].pk
+            claimed += batch
+            photos += sum(1 for share in batch if share.photo_deleted_at is None)
+        if not claimed:
             break
-        last_pk = batch[-1]["pk"]
-        if dry_run:
-            purged += len(batch)
-            objects += sum(1 for row in batch if row["photo_deleted_at"] is None)
-            continue
-        done = []
-        for row in batch:
-            if row["photo_deleted_at"] is None:
-                if not photo_delete(share_id=row["pk"], photo_key=row["photo_key"]):
-                    failed += 1
-                    continue
-                objects += 1
-            done.append(row["pk"])
-        Share.objects.filter(pk__in=done).delete()
-        purged += len(done)
+
+        # No transaction is open here: the claim keeps other purges away instead of a lock.
+        to_delete = [share for share in claimed if share.photo_deleted_at is None]
+        errors = objects_delete([share.photo_key for share in to_delete])
+        by_error: dict[str, list[int]] = {}
+        for share in to_delete:
+            if share.photo_key in errors:
+                log.warning(
+                    "could not delete the photo of share %s (%s): %s",
+                    share.pk, share.photo_key, errors[share.photo_key],
+                )
+                by_error.setdefault(errors[share.photo_key][:500], []).append(share.pk)
+        for error, share_ids in by_error.items():
+            Share.objects.filter(pk__in=share_ids).update(
+                delete_failures=F("delete_failures") + 1,
+                last_delete_error=error,
+                purge_claimed_until=None,
+            )
+        failed += len(errors)
+        objects += len(to_delete) - len(errors)
+
+        gone = [share.pk for share in claimed if share.photo_key not in errors]
+        for start in range(0, len(gone), batch_size):
+            _count, per_model = Share.objects.filter(pk__in=gone[start : start + batch_size]).delete()
+            purged += per_model.get(Share._meta.label, 0)
     return PurgeResult(shares=purged, objects=objects, failed=failed)
+
+
+def _purge_claim(*, after_pk: int, limit: int) -> list[Share]:
+    """Claim up to `limit` purgeable rows after `after_pk` for this purge, in one short
+    transaction. Rows another purge holds (locked now, or claimed and not yet expired)
+    are skipped, so two purges never wait on each other nor do the same work."""
+    now = timezone.now()
+    with transaction.atomic():
+        batch = list(
+            _purgeable()
+            .filter(pk__gt=after_pk)
+            .filter(Q(purge_claimed_until__isnull=True) | Q(purge_claimed_until__lt=now))
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .only("pk", "photo_key", "photo_deleted_at")[:limit]
+        )
+        if batch:
+            Share.objects.filter(pk__in=[share.pk for share in batch]).update(
+                purge_claimed_until=now + PURGE_CLAIM
+            )
+    return batch
+
+
+def objects_delete(keys: list[str]) -> dict[str, str]:
+    """Delete photos from storage: on S3 with DeleteObjects requests of up to 1,000 keys,
+    in the local folder file by file. Returns {key: error} for every object that is not
+    confirmed gone; an object that was already missing counts as gone."""
+    if not keys:
+        return {}
+    errors: dict[str, str] = {}
+    bucket = getattr(default_storage, "bucket", None)
+    if bucket is None:
+        for key in keys:
+            try:
+                default_storage.delete(key)  # a missing file is not an error
+            except OSError as exc:
+                errors[key] = _error_text(exc)
+        return errors
+    client = bucket.meta.client
+    for start in range(0, len(keys), DELETE_OBJECTS_MAX):
+        chunk = keys[start : start + DELETE_OBJECTS_MAX]
+        try:
+            response = client.delete_objects(
+                Bucket=bucket.name,
+                # Quiet: the answer lists only the keys that failed.
+                Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True},
+            )
+        except STORAGE_ERRORS as exc:
+            errors.update(dict.fromkeys(chunk, _error_text(exc)))
+            continue
+        for error in response.get("Errors", []):
+            errors[error["Key"]] = f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
+    return errors
+
+
+def _error_text(exc: Exception) -> str:
+    return f"{exc.__class__.__name__}: {exc}"[:500]
+
+
+def orphans_purge(*, dry_run: bool = False, min_age: timedelta = ORPHAN_MIN_AGE) -> tuple[int, int]:
+    """Delete objects under photos/ that no share references and that are older than
+    min_age: what a crash between upload and insert leaves behind.
+
+    Returns (orphans deleted, or found when dry_run; orphans that could not be deleted).
+    """
+    cutoff = timezone.now() - min_age
+    removed = failed = 0
+    for keys in _stored_photos(older_than=cutoff):
+        referenced = set(
+            Share.objects.filter(photo_key__in=keys).values_list("photo_key", flat=True)
+        )
+        orphans = [key for key in keys if key not in referenced]
+        if dry_run:
+            removed += len(orphans)
+            continue
+        errors = objects_delete(orphans)
+        for key, error in errors.items():
+            log.warning("could not delete the orphaned object %s: %s", key, error)
+        removed += len(orphans) - len(errors)
+        failed += len(errors)
+    return removed, failed
+
+
+def _stored_photos(*, older_than):
+    """Keys under photos/ last written before `older_than`, in lists of up to 1,000."""
+    bucket = getattr(default_storage, "bucket", None)
+    if bucket is not None:
+        pages = bucket.meta.client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket.name, Prefix=PHOTO_PREFIX, PaginationConfig={"PageSize": DELETE_OBJECTS_MAX}
+        )
+        for page in pages:
+            keys = [obj["Key"] for obj in page.get("Contents", []) if obj["LastModified"] < older_than]
+            if keys:
+                yield keys
+        return
+    folder = default_storage.path(PHOTO_PREFIX)
+    try:
+        entries = os.scandir(folder)
+    except FileNotFoundError:
+        return
+    keys = []
+    with entries:
+        for entry in entries:
+            if not entry.is_file():
+                continue
+            modified = datetime.fromtimestamp(entry.stat().st_mtime, tz=UTC)
+            if modified < older_than:
+                keys.append(PHOTO_PREFIX + entry.name)
+            if len(keys) == DELETE_OBJECTS_MAX:
+                yield keys
+                keys = []
+    if keys:
+        yield keys
