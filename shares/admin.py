@@ -1,11 +1,46 @@
+"""The admin as a moderation desk.
+
+Nothing here edits a row: every change goes through services (which write the audit
+log), and no token, hash or storage key is ever shown. A moderator needs the `moderator`
+group's permissions (see migration 0002), not a superuser's.
+"""
+
 from django.contrib import admin, messages
-from django.contrib.admin.options import ActionLocation
-from django.db.models import Q
+from django.contrib.admin import ActionLocation
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from . import services
-from .models import EndReason, Share
+from .models import ModerationEvent, Report, ReportStatus, Share
+
+# Moderation actions work from the list (on a selection) and from one share's page.
+EVERYWHERE = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
+
+
+def _share_link(share_id: int | None, share_number: int) -> str:
+    """A link to the share's page, or its id alone once purge has deleted it."""
+    if share_id is None:
+        return f"share {share_number} (purged)"
+    url = reverse("admin:shares_share_change", args=[share_id])
+    return format_html('<a href="{}">share {}</a>', url, share_number)
+
+
+class ModeratorPermissions:
+    """has_moderate_permission / has_preview_permission, for actions and the preview."""
+
+    def has_moderate_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm("shares.moderate_share")
+
+    def has_preview_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm("shares.preview_share")
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -13,16 +48,37 @@ class StatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        return [("live", "live"), ("expired", "expired"), ("ended", "ended")]
+        return [("live", "live"), ("suspended", "suspended"), ("expired", "expired"), ("ended", "ended")]
 
     def queryset(self, request, queryset):
         now = timezone.now()
+        running = Q(ended_at__isnull=True, expires_at__gt=now)
         if self.value() == "live":
-            return queryset.filter(ended_at__isnull=True, expires_at__gt=now)
+            return queryset.filter(running, suspended_at__isnull=True)
+        if self.value() == "suspended":
+            return queryset.filter(running, suspended_at__isnull=False)
         if self.value() == "expired":
             return queryset.filter(ended_at__isnull=True, expires_at__lte=now)
         if self.value() == "ended":
             return queryset.filter(ended_at__isnull=False)
+        return queryset
+
+
+class ReportsFilter(admin.SimpleListFilter):
+    title = "reports"
+    parameter_name = "reports"
+
+    def lookups(self, request, model_admin):
+        return [("open", "has open reports"), ("any", "has reports"), ("none", "no reports")]
+
+    def queryset(self, request, queryset):
+        # The counts are annotated by ShareAdmin.get_queryset.
+        if self.value() == "open":
+            return queryset.filter(open_report_count__gt=0)
+        if self.value() == "any":
+            return queryset.filter(report_count__gt=0)
+        if self.value() == "none":
+            return queryset.filter(report_count=0)
         return queryset
 
 
@@ -41,21 +97,77 @@ class HasPinFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.register(Share)
-class ShareAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "expires_at", "views", "pin", "size", "content_type", "status"]
-    list_filter = [StatusFilter, HasPinFilter, "content_type", "end_reason", "prevent_download"]
-    date_hierarchy = "created_at"
-    actions = ["delete_now"]
-    # Nothing here can be edited: every change goes through services.
-    readonly_fields = [f.name for f in Share._meta.fields]
-    exclude = ["pin_hash"]
+class ReportInline(admin.TabularInline):
+    model = Report
+    fields = ["created_at", "reason", "details", "status", "resolved_at", "resolved_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Share)
+class ShareAdmin(ModeratorPermissions, admin.ModelAdmin):
+    list_display = [
+        "id", "status", "reports", "created_at", "expires_at", "views", "pin", "content_type", "size",
+    ]
+    list_filter = [StatusFilter, ReportsFilter, HasPinFilter, "content_type"]
+    date_hierarchy = "created_at"
+    actions = ["remove", "restore", "dismiss_reports"]
+    # Deliberately no token_hash, manage_token_hash, pin_hash or photo_key.
+    fields = [
+        "id", "status", "reports", "created_at", "expires_at", "views", "pin", "prevent_download",
+        "content_type", "size", "dimensions", "suspended_at", "ended_at", "photo_deleted_at",
+        "delete_failures", "last_delete_error",
+    ]
+    readonly_fields = fields
+    inlines = [ReportInline]
+    change_form_template = "admin/shares/share/change_form.html"
+
+    def get_queryset(self, request):
+        # Not super(): it orders before the counts the ordering uses are annotated.
+        return (
+            Share.objects.annotate(
+                report_count=Count("reports"),
+                open_report_count=Count("reports", filter=Q(reports__status=ReportStatus.OPEN)),
+            )
+            .order_by(*self.get_ordering(request))
+        )
+
+    def get_ordering(self, request):
+        # The desk's queue: shares with open reports first, then any reported, then newest.
+        return ["-open_report_count", "-report_count", "-created_at"]
+
+    # Every change goes through services: no add, no edit, and no delete, which would
+    # drop the row and leave the photo in storage (purge deletes rows).
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="status")
+    def status(self, share: Share) -> str:
+        return share.status_text
+
+    @admin.display(description="reports (open / all)", ordering="open_report_count")
+    def reports(self, share: Share) -> str:
+        if not share.report_count:
+            return "–"
+        url = reverse("admin:shares_report_changelist") + f"?share_number={share.pk}"
+        return format_html('<a href="{}">{} / {}</a>', url, share.open_report_count, share.report_count)
 
     @admin.display(description="views")
     def views(self, share: Share) -> str:
@@ -70,22 +182,170 @@ class ShareAdmin(admin.ModelAdmin):
     def size(self, share: Share) -> str:
         return filesizeformat(share.size_bytes)
 
-    @admin.display(description="status")
-    def status(self, share: Share) -> str:
-        return share.status_text
+    @admin.display(description="dimensions")
+    def dimensions(self, share: Share) -> str:
+        return f"{share.width} × {share.height}"
 
-    @admin.action(description="Delete now (end the share and delete its photo)", permissions=["delete"])
-    def delete_now(self, request, queryset):
-        count = services.shares_end(
-            share_ids=list(queryset.values_list("pk", flat=True)), reason=EndReason.REMOVED
+    @admin.action(
+        description="Remove: end the share and delete its photo now (its reports are kept)",
+        permissions=["moderate"],
+        location=EVERYWHERE,
+    )
+    def remove(self, request, queryset):
+        share_ids = list(queryset.values_list("pk", flat=True))
+        for share_id in share_ids:
+            services.share_remove(share_id=share_id, actor=request.user)
+        self.message_user(
+            request, f"Removed {len(share_ids)} shares; their photos are deleted.", messages.SUCCESS
         )
-        self.message_user(request, f"Ended {count} shares; their photos are deleted.", messages.SUCCESS)
 
-    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
-        actions = super().get_actions(request, action_location=action_location)
-        # The built-in bulk delete would drop rows and leave their photos in storage.
-        actions.pop("delete_selected", None)
-        return actions
+    @admin.action(
+        description="Restore: put a suspended share back online (dismisses its open reports)",
+        permissions=["moderate"],
+        location=EVERYWHERE,
+    )
+    def restore(self, request, queryset):
+        share_ids = list(queryset.values_list("pk", flat=True))
+        restored = sum(services.share_restore(share_id=pk, actor=request.user) for pk in share_ids)
+        self.message_user(request, f"Restored {restored} shares.", messages.SUCCESS)
+        if restored < len(share_ids):
+            self.message_user(
+                request,
+                f"{len(share_ids) - restored} were not suspended (or have ended) and were left as they were.",
+                messages.WARNING,
+            )
 
-    def delete_model(self, request, obj):
-        services.share_end(share_id=obj.pk, reason=EndReason.REMOVED)
+    @admin.action(
+        description="Dismiss reports: close the open reports as unfounded (a suspension stays)",
+        permissions=["moderate"],
+        location=EVERYWHERE,
+    )
+    def dismiss_reports(self, request, queryset):
+        share_ids = list(queryset.values_list("pk", flat=True))
+        report_ids = Report.objects.filter(share_id__in=share_ids, status=ReportStatus.OPEN).values_list(
+            "pk", flat=True
+        )
+        dismissed = services.reports_dismiss(report_ids=list(report_ids), actor=request.user)
+        self.message_user(request, f"Dismissed {dismissed} reports.", messages.SUCCESS)
+
+    # --- preview ---------------------------------------------------------------------------
+
+    def get_urls(self):
+        preview = path(
+            "<path:object_id>/preview/",
+            self.admin_site.admin_view(self.preview_view),
+            name="shares_share_preview",
+        )
+        # Before the default URLs: their "<path:object_id>/" would swallow this one.
+        return [preview, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_preview": self.has_preview_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: a page with the preview button (and, for a share nobody reported, the
+        "view unreported content" box). POST: the photo's bytes, without spending a
+        view; every one is written to the audit log."""
+        if not self.has_preview_permission(request):
+            raise PermissionDenied
+        try:
+            share = self.get_queryset(request).get(pk=int(unquote(object_id)))
+        except (ValueError, Share.DoesNotExist):
+            raise Http404("No such share") from None
+        error, status = "", 200
+        if request.method == "POST":
+            try:
+                preview = services.moderation_preview(
+                    share_id=share.pk,
+                    actor=request.user,
+                    unreported_confirmed=request.POST.get("view_unreported") == "yes",
+                )
+            except services.PreviewRefused as exc:
+                error, status = str(exc), 400
+            except services.ShareGone:
+                error, status = "This share has ended: its photo is deleted or about to be.", 410
+            except (services.ShareNotFound, services.PhotoMissing):
+                error, status = "The photo is missing from storage.", 404
+            else:
+                response = FileResponse(preview.stream, content_type=preview.content_type)
+                response["Content-Length"] = str(preview.size_bytes)
+                response["Content-Disposition"] = "inline"
+                response["Cache-Control"] = "no-store"
+                return response
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Preview share {share.pk}",
+            "share": share,
+            "reported": share.report_count > 0,
+            "error": error,
+        }
+        return TemplateResponse(request, "admin/shares/share/preview.html", context, status=status)
+
+
+@admin.register(Report)
+class ReportAdmin(ModeratorPermissions, admin.ModelAdmin):
+    list_display = ["created_at", "share_link", "reason", "short_details", "status", "resolved_at", "resolved_by"]
+    list_filter = ["status", "reason"]
+    date_hierarchy = "created_at"
+    actions = ["dismiss"]
+    fields = ["share_link", "reason", "details", "created_at", "status", "resolved_at", "resolved_by"]
+    readonly_fields = fields
+
+    def get_ordering(self, request):
+        # Open reports first ("open" sorts after "actioned" and "dismissed"), newest first.
+        return ["-status", "-created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="share", ordering="share_number")
+    def share_link(self, report: Report) -> str:
+        return _share_link(report.share_id, report.share_number)
+
+    @admin.display(description="details")
+    def short_details(self, report: Report) -> str:
+        return Truncator(report.details).chars(120)
+
+    @admin.action(
+        description="Dismiss: close the selected reports as unfounded",
+        permissions=["moderate"],
+        location=EVERYWHERE,
+    )
+    def dismiss(self, request, queryset):
+        dismissed = services.reports_dismiss(
+            report_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+        self.message_user(request, f"Dismissed {dismissed} reports.", messages.SUCCESS)
+
+
+@admin.register(ModerationEvent)
+class ModerationEventAdmin(admin.ModelAdmin):
+    """The audit log: read-only for everyone, superusers included."""
+
+    list_display = ["created_at", "actor_name", "action", "share_link", "note"]
+    list_filter = ["action"]
+    date_hierarchy = "created_at"
+    actions = None
+    fields = ["created_at", "actor_name", "action", "share_link", "note"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="share", ordering="share_number")
+    def share_link(self, event: ModerationEvent) -> str:
+        return _share_link(event.share_id, event.share_number)

@@ -1,0 +1,574 @@
+"""Moderation: abuse reports, suspension, the admin desk, previews and the audit log."""
+
+import importlib
+import threading
+from datetime import timedelta
+
+import pytest
+import requests
+import time_machine
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group, Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from shares import services
+from shares.models import (
+    EndReason,
+    ModerationAction,
+    ModerationEvent,
+    Report,
+    ReportReason,
+    ReportStatus,
+    Share,
+)
+
+from .conftest import jpeg_bytes, stored_keys
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+moderation_migration = importlib.import_module("shares.migrations.0002_moderation")
+
+
+@pytest.fixture
+def moderator(django_user_model):
+    """A staff user whose only rights come from the `moderator` group."""
+    # Transactional tests flush the tables between tests, the migration's group with them:
+    # recreate it with the migration's own code.
+    moderation_migration.create_moderator_group(django_apps, None)
+    user = django_user_model.objects.create_user("mod", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="moderator"))
+    return user
+
+
+@pytest.fixture
+def moderator_client(client, moderator):
+    client.force_login(moderator)
+    return client
+
+
+def report(token: str, reason: str = ReportReason.ILLEGAL, details: str = "") -> Report:
+    return services.report_create(token=token, reason=reason, details=details)
+
+
+def preview_url(share: Share) -> str:
+    return f"/admin/shares/share/{share.pk}/preview/"
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def test_one_report_suspends_an_unlimited_share_at_once(make_share):
+    created = make_share(views=0)
+    report(created.token)
+    share = Share.objects.get()
+    assert share.suspended_at is not None
+    assert share.status == "suspended"
+    event = ModerationEvent.objects.get()
+    assert (event.action, event.actor, event.actor_name) == (ModerationAction.SUSPENDED, None, "system")
+
+
+def test_a_limited_share_is_suspended_at_its_second_report(make_share):
+    created = make_share(views=3)
+    report(created.token)
+    assert Share.objects.get().suspended_at is None
+    report(created.token, reason=ReportReason.HARASSMENT)
+    assert Share.objects.get().suspended_at is not None
+    assert ModerationEvent.objects.filter(action=ModerationAction.SUSPENDED).count() == 1
+
+
+def test_the_threshold_setting_applies_to_every_share(make_share, settings):
+    settings.SEEN_REPORTS_TO_SUSPEND = 3
+    unlimited, limited = make_share(views=0), make_share(views=1)
+    for _ in range(2):
+        report(unlimited.token)
+        report(limited.token)
+    assert not Share.objects.filter(suspended_at__isnull=False).exists()
+    report(limited.token)
+    assert list(Share.objects.filter(suspended_at__isnull=False)) == [limited.share]
+
+
+def test_dismissed_reports_no_longer_count_towards_the_threshold(make_share, moderator):
+    created = make_share(views=3)
+    first = report(created.token)
+    services.reports_dismiss(report_ids=[first.pk], actor=moderator)
+    report(created.token)
+    assert Share.objects.get().suspended_at is None
+    report(created.token)
+    assert Share.objects.get().suspended_at is not None
+
+
+def test_reporting_locks_the_share_row(make_share):
+    created = make_share(views=0)
+    with CaptureQueriesContext(connection) as queries:
+        report(created.token)
+    assert any("FOR UPDATE" in q["sql"] for q in queries.captured_queries)
+
+
+def test_simultaneous_reports_suspend_exactly_once(live_server, make_share):
+    created = make_share(views=0)
+    url = f"{live_server.url}/s/{created.token}/report"
+    reporters = 8
+    barrier = threading.Barrier(reporters)
+    statuses = []
+
+    def reporter():
+        barrier.wait()
+        response = requests.post(
+            url,
+            data={"reason": "malware"},
+            headers={"Accept": "application/json"},
+            timeout=30,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=reporter) for _ in range(reporters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses.count(201) + statuses.count(429) == reporters
+    received = statuses.count(201)
+    assert received >= 1
+    assert Report.objects.count() == received
+    assert ModerationEvent.objects.filter(action=ModerationAction.SUSPENDED).count() == 1
+
+
+def test_the_report_form_takes_a_reason_and_details_without_spending_a_view(client, make_share):
+    created = make_share(views=3)
+    page = client.get(f"/s/{created.token}/report")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for label in ("Illegal content", "Harassment", "Malware or phishing", "Other"):
+        assert label in html
+    assert page["Cache-Control"].count("no-store") == 1
+
+    sent = client.post(
+        f"/s/{created.token}/report", {"reason": "harassment", "details": "a photo of my ex"}
+    )
+    assert sent.status_code == 201
+    assert "Thank you" in sent.content.decode()
+    saved = Report.objects.get()
+    assert (saved.reason, saved.details, saved.status) == ("harassment", "a photo of my ex", "open")
+    assert saved.share_number == created.share.pk
+    share = Share.objects.get()
+    assert share.views_used == 0 and share.suspended_at is None
+    assert client.post(f"/s/{created.token}").status_code == 200  # still viewable
+
+
+def test_a_report_without_a_reason_is_refused(client, make_share):
+    created = make_share()
+    response = client.post(f"/s/{created.token}/report", {"details": "?"})
+    assert response.status_code == 400
+    assert "Choose a reason" in response.content.decode()
+    response = client.post(
+        f"/s/{created.token}/report", {"reason": "spam"}, HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == 400
+    assert "reason must be one of" in response.json()["error"]
+    assert not Report.objects.exists()
+
+
+def test_reporting_an_unknown_link_answers_404(client):
+    assert client.get("/s/" + "a" * 32 + "/report").status_code == 404
+    assert client.post("/s/" + "a" * 32 + "/report", {"reason": "other"}).status_code == 404
+    assert client.get("/s/short/report").status_code == 404
+
+
+def test_scripts_can_report_with_json(client, make_share):
+    created = make_share(views=0)
+    response = client.post(
+        f"/s/{created.token}/report", {"reason": "illegal"}, HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == 201
+    assert response.json() == {"status": "received"}
+
+
+def test_the_open_page_links_to_the_report_form(client, make_share):
+    created = make_share()
+    html = client.get(f"/s/{created.token}").content.decode()
+    assert f'href="/s/{created.token}/report"' in html
+    assert "Report this photo" in html
+
+
+def test_the_footer_shows_the_abuse_contact_when_set(client, settings):
+    settings.SEEN_ABUSE_CONTACT = ""
+    assert "Report abuse" not in client.get("/").content.decode()
+    settings.SEEN_ABUSE_CONTACT = "abuse@example.org"
+    assert '<a href="mailto:abuse@example.org" rel="nofollow">abuse@example.org</a>' in client.get(
+        "/"
+    ).content.decode()
+    settings.SEEN_ABUSE_CONTACT = "https://example.org/abuse"
+    assert 'href="https://example.org/abuse"' in client.get("/s/" + "b" * 32).content.decode()
+
+
+# --- a suspended share -----------------------------------------------------------------------
+
+
+def test_a_suspended_share_spends_no_view_and_answers_the_review_page(live_server, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    url = f"{live_server.url}/s/{created.token}"
+
+    page = requests.get(url, timeout=10)
+    assert page.status_code == 403
+    assert "under review" in page.text
+    viewed = requests.post(url, timeout=10)
+    assert viewed.status_code == 403
+    assert "under review" in viewed.text
+    assert not viewed.headers["Content-Type"].startswith("image/")
+    assert "no-store" in viewed.headers["Cache-Control"]
+    scripted = requests.post(url, headers={"Accept": "application/json"}, timeout=10)
+    assert scripted.status_code == 403
+    assert scripted.json()["reason"] == "suspended"
+
+    share = Share.objects.get()
+    assert share.views_used == 0
+    assert share.views.count() == 0
+    assert len(stored_keys()) == 1  # kept for the moderator's decision
+
+
+def test_a_suspended_share_spends_no_pin_attempt(client, make_share):
+    created = make_share(views=0, pin="1234")
+    report(created.token)
+    for _ in range(6):
+        assert client.post(f"/s/{created.token}", {"pin": "0000"}).status_code == 403
+    share = Share.objects.get()
+    assert share.pin_failures == 0 and share.ended_at is None
+
+
+def test_the_services_refuse_a_suspended_share(make_share):
+    created = make_share(views=0)
+    report(created.token)
+    with pytest.raises(services.ShareSuspended):
+        services.share_get(token=created.token)
+    with pytest.raises(services.ShareSuspended):
+        services.share_view(token=created.token)
+    assert Share.objects.get().views_used == 0
+
+
+def test_the_senders_manage_page_says_it_is_under_review(client, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    html = client.get(f"/m/{created.manage_token}").content.decode()
+    assert "Suspended for review" in html
+
+
+# --- the admin desk ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db  # not transactional: sees the rows `migrate` itself wrote
+def test_migrate_creates_a_moderator_group_with_only_the_desks_permissions():
+    group = Group.objects.get(name="moderator")
+    assert set(group.permissions.values_list("content_type__app_label", "codename")) == {
+        ("shares", "view_share"),
+        ("shares", "moderate_share"),
+        ("shares", "preview_share"),
+        ("shares", "view_report"),
+        ("shares", "view_moderationevent"),
+    }
+
+
+def test_the_share_list_puts_reported_shares_first_and_shows_no_secrets(moderator_client, make_share):
+    quiet = make_share(views=3, pin="1234")
+    reported = make_share(views=3)
+    newest = make_share(views=0)
+    report(reported.token)
+    response = moderator_client.get("/admin/shares/share/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    rows = list(response.context["cl"].result_list)
+    assert rows[0].pk == reported.share.pk
+    assert {rows[1].pk, rows[2].pk} == {quiet.share.pk, newest.share.pk}
+    assert "1 / 1" in html  # open / all reports
+    assert "0 / 3" in html and "0 / ∞" in html  # views used / limit
+    for created in (quiet, reported, newest):
+        share = Share.objects.get(pk=created.share.pk)
+        for secret in (created.token, created.manage_token, share.token_hash, share.manage_token_hash, share.photo_key):
+            assert secret not in html
+
+
+def test_the_share_list_filters_by_status_and_reports(moderator_client, make_share):
+    live = make_share(views=3)
+    suspended = make_share(views=0)
+    reported = make_share(views=3)
+    ended = make_share(views=1)
+    report(suspended.token)
+    report(reported.token)
+    services.share_revoke(manage_token=ended.manage_token)
+
+    def listed(query: str) -> set[int]:
+        response = moderator_client.get(f"/admin/shares/share/?{query}")
+        assert response.status_code == 200
+        return {share.pk for share in response.context["cl"].result_list}
+
+    assert listed("status=live") == {live.share.pk, reported.share.pk}
+    assert listed("status=suspended") == {suspended.share.pk}
+    assert listed("status=ended") == {ended.share.pk}
+    assert listed("reports=open") == {suspended.share.pk, reported.share.pk}
+    assert listed("reports=none") == {live.share.pk, ended.share.pk}
+    html = moderator_client.get("/admin/shares/share/?status=ended").content.decode()
+    assert "ended: deleted by the sender" in html
+
+
+def test_the_share_page_shows_facts_and_reports_but_no_hashes(moderator_client, make_share):
+    created = make_share(views=3, pin="1234")
+    report(created.token, details="this is stolen")
+    share = Share.objects.get()
+    response = moderator_client.get(f"/admin/shares/share/{share.pk}/change/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "this is stolen" in html
+    assert "Preview photo" in html
+    for secret in (share.token_hash, share.manage_token_hash, share.pin_hash, share.photo_key, created.token):
+        assert secret not in html
+    assert "token_hash" not in html and "photo_key" not in html
+
+
+def test_the_reports_list_and_the_audit_log_render(moderator_client, make_share):
+    created = make_share(views=0)
+    report(created.token, reason=ReportReason.MALWARE, details="phishing page")
+    reports = moderator_client.get("/admin/shares/report/")
+    assert reports.status_code == 200
+    html = reports.content.decode()
+    assert "malware or phishing" in html and "phishing page" in html and "open" in html
+    assert f"share {created.share.pk}" in html
+    log = moderator_client.get("/admin/shares/moderationevent/")
+    assert log.status_code == 200
+    assert "suspended (reports reached the threshold)" in log.content.decode()
+
+
+def test_the_audit_log_is_read_only_even_for_a_superuser(admin_client, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    event = ModerationEvent.objects.get()
+    assert admin_client.get("/admin/shares/moderationevent/add/").status_code == 403
+    assert admin_client.post(f"/admin/shares/moderationevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    page = admin_client.get(f"/admin/shares/moderationevent/{event.pk}/change/")
+    assert page.status_code == 200 and 'name="note"' not in page.content.decode()
+    assert ModerationEvent.objects.count() == 1
+
+
+# --- preview ----------------------------------------------------------------------------------
+
+
+def test_preview_streams_the_photo_without_spending_a_view_and_is_recorded(moderator_client, moderator, make_share):
+    created = make_share(views=1, photo=jpeg_bytes(size=(80, 60)))
+    report(created.token)
+    share = Share.objects.get()
+    page = moderator_client.get(preview_url(share))
+    assert page.status_code == 200
+    assert "Show the photo" in page.content.decode()
+    assert not ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED).exists()
+
+    for _ in range(2):
+        response = moderator_client.post(preview_url(share))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/jpeg"
+        assert "no-store" in response["Cache-Control"]
+        assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+
+    share.refresh_from_db()
+    assert share.views_used == 0 and share.views.count() == 0 and share.ended_at is None
+    assert stored_keys() == [share.photo_key]
+    events = ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED)
+    assert events.count() == 2
+    assert {(e.actor_id, e.actor_name, e.share_id) for e in events} == {(moderator.pk, "mod", share.pk)}
+
+
+def test_preview_of_an_unreported_share_needs_the_explicit_confirmation(moderator_client, make_share):
+    make_share(views=1)
+    share = Share.objects.get()
+    assert "View unreported content" in moderator_client.get(preview_url(share)).content.decode()
+
+    refused = moderator_client.post(preview_url(share))
+    assert refused.status_code == 400
+    assert "Nobody has reported this share" in refused.content.decode()
+    assert not ModerationEvent.objects.exists()
+
+    allowed = moderator_client.post(preview_url(share), {"view_unreported": "yes"})
+    assert allowed.status_code == 200
+    assert allowed["Content-Type"] == "image/jpeg"
+    event = ModerationEvent.objects.get()
+    assert event.action == ModerationAction.PREVIEWED and "unreported" in event.note
+    assert Share.objects.get().views_used == 0
+
+
+def test_a_non_staff_user_gets_no_preview_but_the_login_page(client, django_user_model, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    share = Share.objects.get()
+    for logged_in in (False, True):
+        if logged_in:
+            client.force_login(django_user_model.objects.create_user("viewer", password="pw"))
+        for method in (client.get, client.post):
+            response = method(preview_url(share))
+            assert response.status_code == 302
+            assert response["Location"].startswith("/admin/login/")
+    assert not ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED).exists()
+
+
+def test_a_moderator_without_the_preview_permission_gets_403(moderator_client, moderator, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    share = Share.objects.get()
+    moderator.groups.clear()
+    moderator.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_share", "moderate_share", "view_report"])
+    )
+    assert moderator_client.get(preview_url(share)).status_code == 403
+    assert moderator_client.post(preview_url(share)).status_code == 403
+    assert "Preview photo" not in moderator_client.get(
+        f"/admin/shares/share/{share.pk}/change/"
+    ).content.decode()
+    assert not ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED).exists()
+
+
+def test_preview_of_an_ended_share_is_refused(moderator_client, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    share = Share.objects.get()
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        response = moderator_client.post(preview_url(share))
+    assert response.status_code == 410
+    assert not ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED).exists()
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+def test_remove_deletes_the_photo_and_keeps_reports_and_audit_rows(moderator_client, moderator, make_share, any_storage):
+    created = make_share(views=0)
+    report(created.token, details="first")
+    share = Share.objects.get()
+    moderator_client.post(preview_url(share))
+    response = moderator_client.post(
+        "/admin/shares/share/", {"action": "remove", "_selected_action": [share.pk]}
+    )
+    assert response.status_code == 302
+
+    share.refresh_from_db()
+    assert share.end_reason == EndReason.REMOVED and share.ended_at is not None
+    assert share.photo_deleted_at is not None
+    assert stored_keys() == []
+    kept = Report.objects.get()
+    assert (kept.status, kept.resolved_by, kept.share_id) == (ReportStatus.ACTIONED, "mod", share.pk)
+    assert list(ModerationEvent.objects.order_by("pk").values_list("action", flat=True)) == [
+        ModerationAction.SUSPENDED,
+        ModerationAction.PREVIEWED,
+        ModerationAction.REMOVED,
+    ]
+    gone = moderator_client.get(f"/s/{created.token}")
+    assert gone.status_code == 410 and "removed by a moderator" in gone.content.decode()
+
+
+def test_remove_from_the_share_page(moderator_client, make_share):
+    created = make_share(views=3)
+    share = created.share
+    page = moderator_client.get(f"/admin/shares/share/{share.pk}/change/")
+    assert 'value="remove"' in page.content.decode()
+    response = moderator_client.post(
+        f"/admin/shares/share/{share.pk}/change/",
+        {"CHANGE_FORM-action": "remove", "_selected_action": [share.pk]},
+    )
+    assert response.status_code == 302
+    assert Share.objects.get().end_reason == EndReason.REMOVED
+    assert stored_keys() == []
+
+
+def test_restore_puts_a_suspended_share_back_online(moderator_client, client, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    share = Share.objects.get()
+    response = moderator_client.post(
+        "/admin/shares/share/", {"action": "restore", "_selected_action": [share.pk]}
+    )
+    assert response.status_code == 302
+    share.refresh_from_db()
+    assert share.suspended_at is None
+    assert Report.objects.get().status == ReportStatus.DISMISSED
+    assert ModerationEvent.objects.filter(action=ModerationAction.RESTORED, actor_name="mod").exists()
+    client.logout()
+    assert client.post(f"/s/{created.token}").status_code == 200
+
+
+def test_dismiss_reports_closes_them_and_records_it(moderator_client, make_share):
+    created = make_share(views=3)
+    report(created.token)
+    share = Share.objects.get()
+    response = moderator_client.post(
+        "/admin/shares/share/", {"action": "dismiss_reports", "_selected_action": [share.pk]}
+    )
+    assert response.status_code == 302
+    assert Report.objects.get().status == ReportStatus.DISMISSED
+    event = ModerationEvent.objects.get()
+    assert (event.action, event.actor_name, event.share_id) == (ModerationAction.DISMISSED, "mod", share.pk)
+    listed = moderator_client.get("/admin/shares/report/?status=dismissed")
+    assert len(listed.context["cl"].result_list) == 1
+
+
+def test_dismiss_from_the_reports_list(moderator_client, make_share):
+    created = make_share(views=3)
+    first, second = report(created.token), report(created.token)
+    response = moderator_client.post(
+        "/admin/shares/report/", {"action": "dismiss", "_selected_action": [first.pk]}
+    )
+    assert response.status_code == 302
+    assert Report.objects.get(pk=first.pk).status == ReportStatus.DISMISSED
+    assert Report.objects.get(pk=second.pk).status == ReportStatus.OPEN
+
+
+def test_a_staff_user_without_the_moderate_permission_has_no_actions(client, django_user_model, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    viewer = django_user_model.objects.create_user("looker", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_share"))
+    client.force_login(viewer)
+    page = client.get("/admin/shares/share/")
+    assert page.status_code == 200
+    assert 'value="remove"' not in page.content.decode()
+    client.post("/admin/shares/share/", {"action": "remove", "_selected_action": [created.share.pk]})
+    assert Share.objects.get().ended_at is None
+
+
+# --- after purge ------------------------------------------------------------------------------
+
+
+def test_purge_of_a_reported_share_keeps_its_reports_and_audit_records(moderator, make_share):
+    created = make_share(views=0)
+    report(created.token, details="kept for the record")
+    share_pk = created.share.pk
+    services.moderation_preview(share_id=share_pk, actor=moderator).stream.close()
+    services.share_remove(share_id=share_pk, actor=moderator)
+
+    result = services.shares_purge()
+    assert result.shares == 1
+    assert not Share.objects.exists()
+
+    kept = Report.objects.get()
+    assert kept.share_id is None and kept.share_number == share_pk
+    assert kept.details == "kept for the record"
+    events = ModerationEvent.objects.all()
+    assert events.count() == 3
+    assert all(e.share_id is None and e.share_number == share_pk for e in events)
+
+
+def test_the_admin_lists_records_of_purged_shares(moderator_client, moderator, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    services.share_remove(share_id=created.share.pk, actor=moderator)
+    services.shares_purge()
+    html = moderator_client.get("/admin/shares/report/").content.decode()
+    assert f"share {created.share.pk} (purged)" in html
+    html = moderator_client.get("/admin/shares/moderationevent/").content.decode()
+    assert f"share {created.share.pk} (purged)" in html
+
+
+def test_reports_on_an_ended_share_are_kept_without_suspending_it(make_share):
+    created = make_share(views=1)
+    services.share_view(token=created.token)
+    report(created.token)
+    share = Share.objects.get()
+    assert share.suspended_at is None and share.reports.count() == 1
+    assert not ModerationEvent.objects.exists()
