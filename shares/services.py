@@ -19,7 +19,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -188,25 +188,10 @@ def share_view(*, token: str, pin: str = "") -> ViewedPhoto:
     if share.pin_hash and not check_password(pin, share.pin_hash):
         _pin_failed(share.pk)
 
-    with transaction.atomic():
-        # Lock the row: many viewers may race for the last view.
-        share = Share.objects.select_for_update().get(pk=share.pk)
-        if share.is_over:
-            raise ShareGone(share)
-        # A report may have suspended it since the first look.
-        if share.suspended_at is not None:
-            raise ShareSuspended(share)
-        share.views_used += 1
-        fields = ["views_used"]
-        if share.view_limit is not None:
-            share.streams_open += 1
-            fields.append("streams_open")
-        if share.view_limit is not None and share.views_used >= share.view_limit:
-            share.ended_at = timezone.now()
-            share.end_reason = EndReason.VIEWED
-            fields += ["ended_at", "end_reason"]
-        share.save(update_fields=fields)
-        ShareView.objects.create(share=share)
+    if share.view_limit is None:
+        _spend_unlimited_view(share)
+    else:
+        share = _spend_limited_view(share.pk)
     return ViewedPhoto(
         share_id=share.pk,
         photo_key=share.photo_key,
@@ -215,6 +200,48 @@ def share_view(*, token: str, pin: str = "") -> ViewedPhoto:
         views_remaining=share.views_left,
         prevent_download=share.prevent_download,
     )
+
+
+def _spend_limited_view(share_id: int) -> Share:
+    with transaction.atomic():
+        # Lock the row: many viewers may race for the last view.
+        share = Share.objects.select_for_update().get(pk=share_id)
+        if share.is_over:
+            raise ShareGone(share)
+        # A report may have suspended it since the first look.
+        if share.suspended_at is not None:
+            raise ShareSuspended(share)
+        share.views_used += 1
+        share.streams_open += 1
+        fields = ["views_used", "streams_open"]
+        if share.views_used >= share.view_limit:
+            share.ended_at = timezone.now()
+            share.end_reason = EndReason.VIEWED
+            fields += ["ended_at", "end_reason"]
+        share.save(update_fields=fields)
+        ShareView.objects.create(share=share)
+    return share
+
+
+def _spend_unlimited_view(share: Share) -> None:
+    """An unlimited share has no last view to race for: its counter is a plain F() update
+    guarded by the share still being open, with no row lock to queue viewers behind."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Nothing is enforced with this count, so it need not wait for the WAL flush:
+            # a database crash could only forget a few views of an unlimited share.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        spent = Share.objects.filter(
+            pk=share.pk, ended_at__isnull=True, suspended_at__isnull=True, expires_at__gt=timezone.now()
+        ).update(views_used=F("views_used") + 1)
+        if spent != 1:
+            share.refresh_from_db()
+            if share.suspended_at is not None and not share.is_over:
+                raise ShareSuspended(share)
+            raise ShareGone(share)
+        ShareView.objects.create(share=share)
+    share.views_used += 1
 
 
 def _pin_failed(share_id: int) -> None:

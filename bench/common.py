@@ -1,0 +1,219 @@
+"""Shared pieces of the benchmarks: a PostgreSQL database, gunicorn as deployed, a load loop.
+
+Everything runs on 127.0.0.1, every loop is bounded in requests and seconds, and every
+process started here is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres:postgres@127.0.0.1:5432")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create a PostgreSQL database; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{PG_URL}/{name}"
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        # One client sends every request here: per-client limits would measure themselves.
+        "SEEN_RATE_LIMIT_UPLOADS": "off",
+        "SEEN_RATE_LIMIT_VIEWS": "off",
+        "SEEN_RATE_LIMIT_PIN_FAILURES": "off",
+        "SEEN_RATE_LIMIT_MANAGE": "off",
+    }
+    env.update(extra)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+class Gunicorn:
+    """gunicorn with the project's own config (seen/gunicorn.py), as the Dockerfile runs it."""
+
+    def __init__(self, env: dict[str, str], *, workers: int = 2, threads: int = 8, port: int | None = None):
+        self.port = port or free_port()
+        self.env = {
+            **env,
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "GUNICORN_WORKERS": str(workers),
+            "GUNICORN_THREADS": str(threads),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Gunicorn":
+        self.log = open(ROOT / "bench" / "out" / f"gunicorn-{self.port}.log", "wb")
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "gunicorn", "-c", "python:seen.gunicorn", "--access-logfile", "/dev/null", "seen.wsgi"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_http(self.port, "/healthz", timeout=30, process=self.process)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+    @property
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in out.stdout.split()]
+
+
+def wait_for_http(port: int, path: str, *, timeout: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {process.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing answered on 127.0.0.1:{port}{path} within {timeout} s")
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
+    boundary = "seenbench" + os.urandom(8).hex()
+    out = io.BytesIO()
+    for name, value in fields.items():
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, (filename, data, content_type) in files.items():
+        out.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n".encode()
+        )
+        out.write(data + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+    bytes_received: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+    def summary(self) -> str:
+        return (
+            f"{self.rate:8.1f} req/s  p50 {self.percentile(50):7.1f} ms  p99 {self.percentile(99):7.1f} ms"
+            f"  ({self.requests} requests, {self.errors} errors, {self.seconds:.1f} s)"
+        )
+
+
+def load(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    concurrency: int = 8,
+    max_requests: int = 400,
+    max_seconds: float = 20.0,
+    expect_status: int = 200,
+) -> LoadResult:
+    """Send at most max_requests (and for at most max_seconds) over keep-alive connections."""
+    lock = threading.Lock()
+    latencies: list[float] = []
+    counters = {"sent": 0, "errors": 0, "bytes": 0}
+    deadline = time.monotonic() + max_seconds
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                if counters["sent"] >= max_requests or time.monotonic() > deadline:
+                    break
+                counters["sent"] += 1
+            started = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers or {})
+                response = conn.getresponse()
+                data = response.read()
+                ok = response.status == expect_status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                ok, data = False, b""
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                counters["bytes"] += len(data)
+                if not ok:
+                    counters["errors"] += 1
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return LoadResult(
+        requests=len(latencies),
+        errors=counters["errors"],
+        seconds=time.perf_counter() - started,
+        latencies=latencies,
+        bytes_received=counters["bytes"],
+    )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)

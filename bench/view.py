@@ -1,0 +1,188 @@
+"""View throughput: a 1 MB photo on an unlimited share through gunicorn as deployed.
+
+For each storage backend (the local folder, and S3 on a moto server), prints views/s and
+p50/p99 for `POST /s/<token>` beside the same server sending the same bytes as a static
+file (whitenoise), and the ratio (target: >= 0.5). On S3 it also prints a plain boto3 GET
+loop of the same object from the same endpoint: the floor any S3-backed view pays.
+
+    .venv/bin/python bench/view.py [--requests 600] [--seconds 15] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, PYTHON, Gunicorn, LoadResult, base_env, free_port, fresh_database, load, manage  # noqa: E402
+
+STATIC_NAME = "bench/photo-1mb.jpg"
+
+CREATE_SHARE = """
+import sys, django
+django.setup()
+from django.core.files.storage import default_storage
+from shares import services
+with open(sys.argv[1], "rb") as photo:
+    created = services.share_create(photo=photo, views=0, expires_in=86400)
+with default_storage.open(created.share.photo_key, "rb") as stored, open(sys.argv[2], "wb") as out:
+    out.write(stored.read())
+print(created.token, created.share.photo_key)
+"""
+
+
+def one_megabyte_jpeg() -> bytes:
+    """A camera-like JPEG of about 1 MB (noise compresses poorly, like real detail)."""
+    from PIL import Image
+
+    rng = random.Random(7)
+    side = 880
+    image = Image.frombytes("RGB", (side, side), bytes(rng.getrandbits(8) for _ in range(side * side * 3)))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def boto3_get_loop(endpoint: str, bucket: str, key: str, *, concurrency: int, max_requests: int, max_seconds: float) -> LoadResult:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    lock = threading.Lock()
+    latencies: list[float] = []
+    counters = {"sent": 0, "errors": 0, "bytes": 0}
+    deadline = time.monotonic() + max_seconds
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if counters["sent"] >= max_requests or time.monotonic() > deadline:
+                    return
+                counters["sent"] += 1
+            started = time.perf_counter()
+            try:
+                data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except Exception:  # noqa: BLE001 - counted as an error
+                data = b""
+                with lock:
+                    counters["errors"] += 1
+            with lock:
+                latencies.append(time.perf_counter() - started)
+                counters["bytes"] += len(data)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return LoadResult(len(latencies), counters["errors"], time.perf_counter() - started, latencies, counters["bytes"])
+
+
+def run_backend(name: str, env: dict[str, str], args, photo: Path, workdir: Path) -> dict[str, LoadResult]:
+    static_file = ROOT / "staticfiles" / STATIC_NAME
+    stored = workdir / f"stored-{name}.jpg"
+    output = subprocess.run(
+        [PYTHON, "-c", CREATE_SHARE, str(photo), str(stored)],
+        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "seen.settings"},
+        check=True, capture_output=True, text=True,
+    ).stdout.split()
+    token, key = output[0], output[1]
+    # The static file is exactly the stored photo, so both paths send the same bytes.
+    static_file.parent.mkdir(parents=True, exist_ok=True)
+    static_file.write_bytes(stored.read_bytes())
+    size = stored.stat().st_size
+    results: dict[str, LoadResult] = {}
+    try:
+        with Gunicorn(env) as server:
+            options = dict(concurrency=args.concurrency, max_requests=args.requests, max_seconds=args.seconds)
+            view = dict(body=b"", headers={"Content-Length": "0"})
+            load(server.port, "POST", f"/s/{token}", max_requests=20, **view)  # warm up
+            load(server.port, "GET", f"/static/{STATIC_NAME}", max_requests=20)
+            results["view"] = load(server.port, "POST", f"/s/{token}", **view, **options)
+            results["static"] = load(server.port, "GET", f"/static/{STATIC_NAME}", **options)
+        if "AWS_S3_ENDPOINT_URL" in env:
+            results["boto3"] = boto3_get_loop(
+                env["AWS_S3_ENDPOINT_URL"], env["AWS_STORAGE_BUCKET_NAME"], key,
+                concurrency=args.concurrency, max_requests=args.requests, max_seconds=args.seconds,
+            )
+    finally:
+        static_file.unlink(missing_ok=True)
+    for result in results.values():
+        expected = result.requests * size
+        if result.errors or result.bytes_received != expected:
+            raise SystemExit(f"{name}: {result.errors} errors, {result.bytes_received} of {expected} bytes")
+    print(f"  [{name}] photo {size / 1e6:.2f} MB", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=600, help="requests per measurement (default 600)")
+    parser.add_argument("--seconds", type=float, default=15, help="time cap per measurement (default 15)")
+    parser.add_argument("--concurrency", type=int, default=8, help="client connections (default 8)")
+    parser.add_argument("--backends", default="local,s3", help="local, s3 or both (default)")
+    args = parser.parse_args()
+    (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="seen-bench-view-") as tmp:
+        workdir = Path(tmp)
+        photo = workdir / "photo.jpg"
+        photo.write_bytes(one_megabyte_jpeg())
+        env = base_env(DATABASE_URL=fresh_database("seen_bench_view") + os.environ.get("BENCH_DB_OPTIONS", ""), SEEN_DATA_DIR=str(workdir / "data"))
+        manage(env, "migrate", "--noinput")
+        manage(env, "collectstatic", "--noinput")
+
+        table: dict[str, dict[str, LoadResult]] = {}
+        backends = args.backends.split(",")
+        if "local" in backends:
+            table["local folder"] = run_backend("local", env, args, photo, workdir)
+        if "s3" in backends:
+            import logging
+
+            import boto3
+            from moto.server import ThreadedMotoServer
+
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+            port = free_port()
+            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+            moto.start()
+            try:
+                endpoint = f"http://127.0.0.1:{port}"
+                s3_env = {
+                    **env,
+                    "AWS_STORAGE_BUCKET_NAME": "seen-bench",
+                    "AWS_S3_ENDPOINT_URL": endpoint,
+                    "AWS_ACCESS_KEY_ID": "bench",
+                    "AWS_SECRET_ACCESS_KEY": "bench",
+                    "AWS_DEFAULT_REGION": "us-east-1",
+                }
+                os.environ.update({k: s3_env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
+                boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="seen-bench")
+                table["S3 (moto server)"] = run_backend("s3", s3_env, args, photo, workdir)
+            finally:
+                moto.stop()
+
+    print()
+    print(f"View throughput, 1 MB photo, unlimited share, gunicorn ({os.cpu_count()} cores), "
+          f"{args.concurrency} connections")
+    for backend, results in table.items():
+        print(f"{backend}:")
+        print(f"  view   POST /s/<token>   {results['view'].summary()}")
+        print(f"  static GET /static/…     {results['static'].summary()}")
+        print(f"  ratio view/static        {results['view'].rate / results['static'].rate:.2f}  (target >= 0.5)")
+        if "boto3" in results:
+            print(f"  boto3 GET loop, same object   {results['boto3'].summary()}")
+            print(f"  ratio view/boto3 GET     {results['view'].rate / results['boto3'].rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
