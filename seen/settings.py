@@ -294,8 +294,11 @@ def _trusted_proxies(name: str) -> int | list:
 SEEN_TRUSTED_PROXIES = _trusted_proxies("SEEN_TRUSTED_PROXIES")
 
 _admin_path = env.str("SEEN_ADMIN_PATH", default="admin/").strip().strip("/")
-if not re.fullmatch(r"[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*", _admin_path) or (
-    _admin_path.split("/")[0] in {"s", "m", "api", "static", "healthz", "robots.txt"}
+_admin_segments = _admin_path.split("/")
+if (
+    not re.fullmatch(r"[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*", _admin_path)
+    or {".", ".."} & set(_admin_segments)
+    or _admin_segments[0] in {"s", "m", "api", "static", "healthz", "robots.txt"}
 ):
     raise ImproperlyConfigured(
         f"SEEN_ADMIN_PATH must be a path such as admin/ or staff-4f9c/ that no other page "

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 from .views import error_response, too_large_message
 
@@ -20,6 +21,31 @@ class HealthCheckMiddleware:
 
             return healthz(request)
         return self.get_response(request)
+
+
+# Everything under these paths concerns one share: its page, its bytes, its manage page,
+# the API's answers (which hold links).
+_PRIVATE_PREFIXES = ("/s/", "/m/", "/api/")
+
+
+class PrivateResponseMiddleware:
+    """No cache may keep, and no search engine may index, anything about a share.
+
+    The views say @never_cache too; this also covers what answers before a view runs
+    (413, 429, CSRF failures) and the "created" page a POST to / returns.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path_info.startswith(_PRIVATE_PREFIXES) or (
+            request.path_info == "/" and request.method not in ("GET", "HEAD")
+        ):
+            add_never_cache_headers(response)
+            response["X-Robots-Tag"] = "noindex, nofollow"
+        return response
 
 
 class UploadSizeLimitMiddleware:

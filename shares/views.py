@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from . import images, services
 from .forms import PinForm, ReportForm, ShareForm
 from .models import Share, token_hash
+from .ratelimits import pin_failed, pin_guessing_limited, rate_limited
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
@@ -87,6 +88,7 @@ def too_large_message() -> str:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@rate_limited("uploads")
 def upload(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "shares/upload.html", {"form": ShareForm()})
@@ -148,6 +150,8 @@ def render_suspended(request: HttpRequest) -> HttpResponse:
 @csrf_exempt  # the secret link is the capability; a forged request would need it too
 @never_cache
 @require_http_methods(["GET", "POST"])
+@pin_guessing_limited
+@rate_limited("views")
 def share(request: HttpRequest, token: str) -> HttpResponse:
     if not _valid_token(token):
         return _not_found(request)
@@ -180,6 +184,7 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
     except services.ShareSuspended:
         return render_suspended(request)
     except services.WrongPin as exc:
+        pin_failed(request)
         return _wrong_pin(request, token, exc.attempts_left)
     try:
         stream = services.photo_open(viewed)
@@ -212,6 +217,7 @@ def _wrong_pin(request: HttpRequest, token: str, attempts_left: int) -> HttpResp
 @csrf_exempt  # as share(): the secret link is the capability a forged request would need
 @never_cache
 @require_http_methods(["GET", "POST"])
+@rate_limited("reports")
 def report(request: HttpRequest, token: str) -> HttpResponse:
     """"Report this photo": a reason and optional details. Never spends a view; enough
     open reports suspend the share at once (services.report_create)."""
@@ -239,6 +245,7 @@ def report(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt  # the secret manage link is the capability, as above
 @never_cache
 @require_http_methods(["GET", "POST", "DELETE"])
+@rate_limited("manage", methods=("POST", "DELETE"))
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     if not _valid_token(token):
         return _manage_not_found(request)

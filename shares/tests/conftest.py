@@ -22,6 +22,7 @@ TEST_BUCKET = "seen-test"
 
 def pytest_sessionstart(session):
     """Fail fast, and say why, when the database `make test` needs is not there."""
+    _require_redis()
     db = django_settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
         return
@@ -40,6 +41,23 @@ def pytest_sessionstart(session):
         pytest.exit(
             f"PostgreSQL is not reachable at {db['HOST']}:{db['PORT'] or 5432} ({exc}).\n"
             "Start it (bash .ci/run does) or point DATABASE_URL at a server you have.",
+            returncode=2,
+        )
+
+
+# Rate limits are counted in Redis, as in production: a real server, its own database.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _require_redis():
+    import redis
+
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.exit(
+            f"Redis is not reachable at {TEST_REDIS_URL} ({exc}).\n"
+            "Start it (bash .ci/run does) or set TEST_REDIS_URL.",
             returncode=2,
         )
 
@@ -141,3 +159,26 @@ def make_share(db):
 @pytest.fixture(autouse=True)
 def fast_pin_hashes(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def rate_limit_cache(settings):
+    """Each test counts its requests in Redis under a key prefix of its own, so no test
+    meets another's rate limits; its keys are removed afterwards."""
+    import uuid
+
+    import redis
+
+    prefix = f"seen-test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": TEST_REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield prefix
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)

@@ -1,0 +1,334 @@
+"""Rate limits per client address, counted in Redis (or the database) so that every
+process sees the same counts; 429 with Retry-After when a client is over."""
+
+import ipaddress
+import threading
+
+import pytest
+import redis
+import time_machine
+from django.contrib.auth.models import User
+from django.core.cache import caches
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.test import RequestFactory
+
+from shares.models import Share
+from shares.ratelimits import client_ip
+
+from .conftest import TEST_REDIS_URL, jpeg_bytes, stored_keys
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def limits(settings):
+    """Set some limits for a test; the others keep their defaults."""
+
+    def set_limits(**rates):
+        settings.SEEN_RATE_LIMITS = {**settings.SEEN_RATE_LIMITS, **rates}
+
+    return set_limits
+
+
+def photo():
+    return SimpleUploadedFile("cat.jpg", jpeg_bytes(), content_type="image/jpeg")
+
+
+def test_api_uploads_over_the_limit_get_429_json_with_retry_after(client, limits):
+    limits(uploads="2/h")
+    for _ in range(2):
+        assert client.post("/api/shares", {"photo": photo()}).status_code == 201
+    response = client.post("/api/shares", {"photo": photo()})
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/json"
+    assert "Too many requests" in response.json()["error"]
+    retry_after = int(response["Retry-After"])
+    assert 1 <= retry_after <= 3600
+    assert response.json()["retry_after"] == retry_after
+    assert Share.objects.count() == 2
+    assert len(stored_keys()) == 2
+
+
+def test_the_upload_form_and_the_api_share_one_count_and_browsers_get_a_page(client, limits):
+    limits(uploads="2/h")
+    assert client.post("/", {"photo": photo()}).status_code == 201
+    assert client.post("/api/shares", {"photo": photo()}).status_code == 201
+    response = client.post("/", {"photo": photo()})
+    assert response.status_code == 429
+    assert response["Content-Type"].startswith("text/html")
+    assert "Too many requests from your address" in response.content.decode()
+    assert int(response["Retry-After"]) >= 1
+    assert Share.objects.count() == 2
+
+
+def test_refused_uploads_count_too_but_pages_and_wrong_methods_do_not(client, limits):
+    limits(uploads="2/h")
+    for _ in range(5):
+        assert client.get("/").status_code == 200
+        assert client.get("/api/shares").status_code == 405
+    assert client.post("/api/shares", {}).status_code == 400
+    assert client.post("/api/shares", {"photo": photo()}).status_code == 201
+    assert client.post("/api/shares", {"photo": photo()}).status_code == 429
+
+
+def test_the_limit_is_per_client_address(client, limits):
+    limits(uploads="1/h")
+    assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="198.51.100.1").status_code == 201
+    assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="198.51.100.1").status_code == 429
+    assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="198.51.100.2").status_code == 201
+
+
+def test_the_window_ends_and_the_client_may_upload_again(client, limits):
+    limits(uploads="1/h")
+    with time_machine.travel("2026-11-24 10:00:00Z", tick=False) as traveller:
+        assert client.post("/api/shares", {"photo": photo()}).status_code == 201
+        limited = client.post("/api/shares", {"photo": photo()})
+        assert limited.status_code == 429
+        traveller.shift(int(limited["Retry-After"]) + 1)
+        assert client.post("/api/shares", {"photo": photo()}).status_code == 201
+
+
+def test_view_posts_over_the_limit_get_429_and_spend_nothing(client, limits, make_share):
+    limits(views="2/m")
+    created = make_share(views=10)
+    assert client.post(f"/s/{created.token}").status_code == 200
+    assert client.post(f"/s/{created.token}").status_code == 200
+    limited = client.post(f"/s/{created.token}")
+    assert limited.status_code == 429
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert Share.objects.get().views_used == 2
+    # Opening the page (a GET) is not a view and is not limited.
+    assert client.get(f"/s/{created.token}").status_code == 200
+
+
+def test_a_script_asking_for_json_gets_json_when_limited(client, limits, make_share):
+    limits(views="1/m")
+    created = make_share(views=10)
+    client.post(f"/s/{created.token}")
+    limited = client.post(f"/s/{created.token}", HTTP_ACCEPT="application/json")
+    assert limited.status_code == 429
+    assert limited.json()["retry_after"] == int(limited["Retry-After"])
+
+
+def test_wrong_pins_on_many_shares_count_against_the_client(client, limits, make_share):
+    limits(pin_failures="3/h")
+    shares = [make_share(views=1, pin="4821") for _ in range(3)]
+    for created in shares:
+        response = client.post(f"/s/{created.token}", {"pin": "0000"})
+        assert response.status_code == 403
+    # Now even the right PIN is refused from this address, and no view is spent.
+    fresh = make_share(views=1, pin="4821")
+    limited = client.post(f"/s/{fresh.token}", {"pin": "4821"})
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) >= 1
+    assert Share.objects.get(pk=fresh.share.pk).views_used == 0
+    # Another address is not affected, and right PINs never counted.
+    other = client.post(f"/s/{fresh.token}", {"pin": "4821"}, REMOTE_ADDR="203.0.113.9")
+    assert other.status_code == 200
+
+
+def test_right_pins_do_not_count_as_failures(client, limits, make_share):
+    limits(pin_failures="1/h")
+    for _ in range(3):
+        created = make_share(views=1, pin="4821")
+        assert client.post(f"/s/{created.token}", {"pin": "4821"}).status_code == 200
+
+
+def test_manage_actions_are_limited(client, limits, make_share):
+    limits(manage="2/m")
+    links = [make_share() for _ in range(3)]
+    assert client.delete(f"/m/{links[0].manage_token}").status_code == 200
+    assert client.post(f"/m/{links[1].manage_token}").status_code == 302
+    limited = client.delete(f"/m/{links[2].manage_token}")
+    assert limited.status_code == 429
+    assert Share.objects.get(pk=links[2].share.pk).ended_at is None
+    # The status page is a GET: still there.
+    assert client.get(f"/m/{links[2].manage_token}").status_code == 200
+
+
+def test_reports_are_limited(client, limits, make_share):
+    limits(reports="1/h")
+    created = make_share(views=10)
+    first = client.post(f"/s/{created.token}/report", {"reason": "other"})
+    assert first.status_code == 201
+    limited = client.post(f"/s/{created.token}/report", {"reason": "other"})
+    assert limited.status_code == 429
+    assert Share.objects.get().reports.count() == 1
+
+
+def test_admin_login_attempts_are_limited(client, limits):
+    limits(admin_login="3/15m")
+    User.objects.create_superuser("boss", password="right-horse-battery-staple")
+    for _ in range(3):
+        response = client.post("/admin/login/", {"username": "boss", "password": "wrong"})
+        assert response.status_code == 400
+        assert "Please enter the correct username and password" in response.content.decode()
+    limited = client.post(
+        "/admin/login/", {"username": "boss", "password": "right-horse-battery-staple"}
+    )
+    assert limited.status_code == 429
+    assert 1 <= int(limited["Retry-After"]) <= 15 * 60
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/login/").status_code == 200
+    # Another address may still log in.
+    ok = client.post(
+        "/admin/login/",
+        {"username": "boss", "password": "right-horse-battery-staple"},
+        REMOTE_ADDR="198.51.100.20",
+    )
+    assert ok.status_code == 302
+
+
+def test_counts_live_in_redis_where_every_process_sees_them(client, limits, rate_limit_cache):
+    limits(uploads="5/h")
+    client.post("/api/shares", {"photo": photo()})
+    server = redis.Redis.from_url(TEST_REDIS_URL)
+    keys = list(server.scan_iter(match=f"{rate_limit_cache}:*"))
+    assert len(keys) == 1
+    assert int(server.get(keys[0])) == 1
+
+
+def test_an_unreachable_cache_lets_requests_through_and_says_so(client, settings, limits, caplog):
+    limits(uploads="1/h")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    assert client.post("/api/shares", {"photo": photo()}).status_code == 201
+    assert client.post("/api/shares", {"photo": photo()}).status_code == 201
+    assert "the cache failed" in caplog.text
+
+
+def test_a_limit_set_to_off_is_not_counted(client, limits):
+    limits(uploads=None)
+    for _ in range(3):
+        assert client.post("/api/shares", {"photo": photo()}).status_code == 201
+
+
+# --- the client's address ---------------------------------------------------------------
+
+
+def request_from(remote: str, forwarded: str | None = None):
+    extra = {"REMOTE_ADDR": remote}
+    if forwarded is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
+    return RequestFactory().post("/api/shares", **extra)
+
+
+@pytest.mark.parametrize(
+    "trusted, remote, forwarded, expected",
+    [
+        # No proxies trusted: X-Forwarded-For is whatever the client wrote.
+        (0, "198.51.100.7", "1.2.3.4", "198.51.100.7"),
+        (0, "198.51.100.7", None, "198.51.100.7"),
+        # One proxy: the entry it appended (the last); the client's own entries are ignored.
+        (1, "10.0.0.2", "203.0.113.5", "203.0.113.5"),
+        (1, "10.0.0.2", "1.2.3.4, 203.0.113.5", "203.0.113.5"),
+        (1, "10.0.0.2", None, "10.0.0.2"),
+        (1, "10.0.0.2", "203.0.113.5:51234", "203.0.113.5"),
+        (1, "10.0.0.2", "not-an-address", "10.0.0.2"),
+        # Two proxies (CDN, then load balancer): second from the right.
+        (2, "10.0.0.2", "1.2.3.4, 203.0.113.5, 192.0.2.10", "203.0.113.5"),
+        (2, "10.0.0.2", "203.0.113.5", "203.0.113.5"),
+        # A list of proxies: believed only when the connection comes from one of them.
+        ("10.0.0.0/8", "198.51.100.7", "1.2.3.4", "198.51.100.7"),
+        ("10.0.0.0/8", "10.0.0.2", "1.2.3.4, 203.0.113.5", "203.0.113.5"),
+        ("10.0.0.0/8", "10.0.0.2", "1.2.3.4, 203.0.113.5, 10.1.1.1", "203.0.113.5"),
+        ("10.0.0.0/8", "10.0.0.2", "10.3.3.3, 10.1.1.1", "10.3.3.3"),
+        ("10.0.0.0/8", "10.0.0.2", "garbage, 10.1.1.1", "10.1.1.1"),
+        ("10.0.0.0/8,2001:db8::/32", "2001:db8::1", "[2001:db8:1::5]:443, 2001:db8::9", "2001:db8:1::5"),
+    ],
+)
+def test_the_client_address_trusts_only_configured_proxies(settings, trusted, remote, forwarded, expected):
+    if isinstance(trusted, str):
+        trusted = [ipaddress.ip_network(part) for part in trusted.split(",")]
+    settings.SEEN_TRUSTED_PROXIES = trusted
+    assert client_ip(request_from(remote, forwarded)) == expected
+
+
+def test_a_forged_forwarded_for_changes_nothing_without_trusted_proxies(client, limits, settings):
+    settings.SEEN_TRUSTED_PROXIES = 0
+    limits(uploads="1/h")
+    assert client.post("/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="1.1.1.1").status_code == 201
+    forged = client.post("/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="2.2.2.2")
+    assert forged.status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_count(client, limits, settings):
+    settings.SEEN_TRUSTED_PROXIES = 1
+    limits(uploads="1/h")
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    assert client.post("/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="203.0.113.1", **proxy).status_code == 201
+    assert client.post("/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="203.0.113.2", **proxy).status_code == 201
+    # The same client prepending a made-up address is still itself.
+    again = client.post(
+        "/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="9.9.9.9, 203.0.113.1", **proxy
+    )
+    assert again.status_code == 429
+
+
+def test_ipv6_clients_are_counted_per_64_network(client, limits):
+    limits(uploads="1/h")
+    assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="2001:db8:1:2::1").status_code == 201
+    # Anyone holds a whole /64: rotating within it does not buy more uploads.
+    assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="2001:db8:1:2::ffff").status_code == 429
+
+
+# --- the database cache, used when there is no Redis --------------------------------------
+
+
+@pytest.fixture
+def database_cache(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "shares.cache.DatabaseCache",
+            "LOCATION": "seen_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+    call_command("createcachetable", verbosity=0)
+    return caches["default"]
+
+
+def test_the_database_cache_limits_requests_too(client, limits, database_cache):
+    limits(uploads="1/h")
+    assert client.post("/api/shares", {"photo": photo()}).status_code == 201
+    assert client.post("/api/shares", {"photo": photo()}).status_code == 429
+
+
+def test_the_database_cache_keeps_a_counters_expiry_when_it_counts(database_cache):
+    with time_machine.travel("2026-11-24 10:00:00Z", tick=False) as traveller:
+        database_cache.add("uploads", 1, 3600)
+        traveller.shift(600)
+        # Django's own incr() would set the default 300 s timeout here.
+        assert database_cache.incr("uploads") == 2
+        traveller.shift(1800)
+        assert database_cache.get("uploads") == 2
+        traveller.shift(1300)
+        assert database_cache.get("uploads") is None
+        with pytest.raises(ValueError):
+            database_cache.incr("uploads")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_cache_counts_exactly_under_concurrency(database_cache):
+    from django.db import connection
+
+    database_cache.add("views", 0, 60)
+    threads, per_thread = 8, 10
+
+    def count():
+        for _ in range(per_thread):
+            database_cache.incr("views")
+        connection.close()
+
+    workers = [threading.Thread(target=count) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert database_cache.get("views") == threads * per_thread
