@@ -1,0 +1,460 @@
+"""Photo privacy: what a stored photo keeps and loses, checked on the stored bytes with
+exiftool (an independent reader), and hostile or broken files refused with nothing stored.
+
+The exiftool checks skip only when exiftool is missing (`bash .ci/run` installs
+Debian's libimage-exiftool-perl).
+"""
+
+import io
+import json
+import shutil
+import subprocess
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image, ImageChops, ImageOps, ImageSequence, ImageStat
+
+from shares import images
+from shares.models import Share
+
+from . import photos
+from .conftest import stored_keys
+
+MAX_PIXELS = 50_000_000
+
+needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="needs exiftool (libimage-exiftool-perl)")
+
+
+def clean(data: bytes, max_pixels: int = MAX_PIXELS) -> images.CleanPhoto:
+    return images.clean_photo(io.BytesIO(data), max_pixels=max_pixels)
+
+
+def exiftool(data: bytes) -> dict[str, object]:
+    """Every tag exiftool finds, as {"Group:Tag": value}, duplicates and unknowns included."""
+    result = subprocess.run(
+        ["exiftool", "-json", "-a", "-u", "-G1", "-"], input=data, capture_output=True, check=True
+    )
+    return json.loads(result.stdout)[0]
+
+
+PRIVATE_WORDS = ("GPS", "Make", "Model", "Serial", "DateTimeOriginal", "CreateDate", "ModifyDate",
+                 "Thumbnail", "PreviewImage", "Comment", "Caption", "City", "Software", "Lens")
+
+
+def private_tags(tags: dict[str, object]) -> list[str]:
+    """The tags that say where, when or with what a photo was taken, or carry text."""
+    found = []
+    for name in tags:
+        group, _, tag = name.partition(":")
+        if group in ("ExifTool", "System", "ICC_Profile", "ICC-header"):
+            continue  # exiftool's own facts, the file system's dates, the kept colour profile
+        if group.startswith(("XMP", "IPTC", "Photoshop", "MPF", "IFD1", "GPS", "ExifIFD", "MakerNotes")):
+            found.append(name)
+        elif any(word in tag for word in PRIVATE_WORDS):
+            found.append(name)
+    return found
+
+
+def upright(data: bytes) -> Image.Image:
+    """What a viewer sees: the decoded pixels turned as the file says."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        return ImageOps.exif_transpose(image)
+
+
+def same_pixels(a: Image.Image, b: Image.Image) -> bool:
+    return a.size == b.size and a.mode == b.mode and a.tobytes() == b.tobytes()
+
+
+def animation(data: bytes) -> list[tuple[bytes, int]]:
+    """Each frame's pixels and duration."""
+    with Image.open(io.BytesIO(data)) as image:
+        return [(frame.convert("RGBA").tobytes(), frame.info.get("duration")) for frame in ImageSequence.Iterator(image)]
+
+
+# --- JPEG -----------------------------------------------------------------------------------
+
+
+@needs_exiftool
+def test_a_phone_jpeg_loses_location_camera_dates_xmp_iptc_comment_and_thumbnail():
+    upload = photos.phone_jpeg(orientation=6)
+    before = exiftool(upload)
+    # The fixture really carries what a phone writes, as exiftool reads it.
+    assert {"GPS:GPSLatitude", "IFD0:Make", "IFD0:Model", "ExifIFD:DateTimeOriginal",
+            "IFD1:ThumbnailImage", "XMP-exif:GPSLatitude", "IPTC:City", "File:Comment",
+            "ExifIFD:SerialNumber"} <= set(before)
+
+    after = exiftool(clean(upload).data)
+
+    assert private_tags(after) == []
+    assert after["IFD0:Orientation"] == "Rotate 90 CW"
+    assert [tag for tag in after if tag.startswith(("IFD0", "ExifIFD", "GPS"))] == ["IFD0:Orientation"]
+    assert "ICC_Profile:ProfileDescription" in after
+
+
+def test_a_phone_jpeg_keeps_its_exact_pixels_and_shows_portrait():
+    upload = photos.phone_jpeg(orientation=6, size=(64, 48))
+    result = clean(upload)
+
+    assert (result.content_type, result.extension) == ("image/jpeg", "jpg")
+    assert (result.width, result.height) == (48, 64)  # stored landscape, seen portrait
+    seen = upright(result.data)
+    assert seen.size == (48, 64)
+    assert same_pixels(seen, upright(upload))
+    # The red corner block that was top-left in the sensor's frame is now top-right.
+    assert seen.getpixel((47, 0))[0] > 200 and seen.getpixel((0, 0))[0] < 200
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_is_kept_and_nothing_else(orientation):
+    upload = photos.jpeg_photo((40, 30), exif=photos.camera_exif(orientation=orientation))
+    result = clean(upload)
+
+    with Image.open(io.BytesIO(result.data)) as stored:
+        exif = stored.getexif()
+        assert dict(exif) == ({} if orientation == 1 else {0x0112: orientation})
+        assert not stored.getexif().get_ifd(0x8825)
+    assert same_pixels(upright(result.data), upright(upload))
+    portrait = orientation in (5, 6, 7, 8)
+    assert (result.width, result.height) == ((30, 40) if portrait else (40, 30))
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+def test_jpeg_scan_data_is_copied_byte_for_byte(progressive):
+    # No EXIF thumbnail here: its own scan would be found first.
+    exif = photos.camera_exif(thumbnail=False)
+    upload = photos.jpeg_photo((120, 90), exif=exif, icc=photos.icc_profile(), xmp=photos.XMP, progressive=progressive)
+    stored = clean(upload).data
+
+    first_scan = upload.index(b"\xff\xda")
+    assert stored.endswith(upload[first_scan:])  # every scan, table and marker after the headers
+    assert stored.endswith(b"\xff\xd9")
+    assert len(stored) < len(upload)
+    assert same_pixels(upright(stored), upright(upload))
+
+
+def test_a_jpeg_with_html_after_its_end_is_stored_without_it():
+    upload = photos.jpeg_photo((40, 30)) + photos.HTML
+    result = clean(upload)
+
+    assert result.data.endswith(b"\xff\xd9")
+    assert b"<script" not in result.data and b"<html" not in result.data
+    assert images.TRAILER in result.removed
+    assert same_pixels(upright(result.data), upright(upload))
+
+
+def test_an_mpo_keeps_only_the_primary_picture():
+    primary, preview = photos.picture((64, 48), seed=1), photos.picture((32, 24), seed=2)
+    out = io.BytesIO()
+    primary.save(out, format="MPO", save_all=True, append_images=[preview], exif=b"Exif\x00\x00" + photos.camera_exif())
+    result = clean(out.getvalue())
+
+    assert result.content_type == "image/jpeg"
+    assert b"MPF\x00" not in result.data
+    assert result.data.count(b"\xff\xd8") == 1  # one picture: no preview, no thumbnail
+    with Image.open(io.BytesIO(result.data)) as stored:
+        assert stored.format == "JPEG" and stored.size == (64, 48)
+    assert images.THUMBNAIL in result.removed
+
+
+def test_a_cmyk_jpeg_keeps_its_adobe_marker_and_pixels():
+    upload = photos.jpeg_photo(image=photos.picture((40, 30)).convert("CMYK"), exif=photos.camera_exif())
+    stored = clean(upload).data
+
+    assert b"Adobe" in stored
+    assert same_pixels(upright(stored), upright(upload))
+
+
+# --- what the sender is told ---------------------------------------------------------------
+
+
+def test_the_sender_is_told_in_plain_words_what_was_removed():
+    removed = clean(photos.phone_jpeg()).removed
+    assert removed[:5] == ("location", "camera model", "camera serial number", "date taken", "thumbnail")
+    assert "comments" in removed
+
+    assert clean(photos.jpeg_photo()).removed == ()
+    assert clean(photos.jpeg_photo(exif=photos.camera_exif(gps=False, thumbnail=False))).removed[:2] == (
+        "camera model", "camera serial number",
+    )
+
+
+@pytest.mark.django_db
+def test_the_result_page_lists_what_was_removed(client):
+    photo = SimpleUploadedFile("IMG_0001.jpg", photos.phone_jpeg(), content_type="image/jpeg")
+    html = client.post("/", {"photo": photo}).content.decode()
+    assert "Removed from the photo: location, camera model, camera serial number, date taken, thumbnail" in html
+
+    plain = SimpleUploadedFile("plain.jpg", photos.jpeg_photo(), content_type="image/jpeg")
+    html = client.post("/", {"photo": plain}).content.decode()
+    assert "Removed from the photo" not in html
+
+
+# --- PNG ------------------------------------------------------------------------------------
+
+
+@needs_exiftool
+def test_a_png_loses_its_text_exif_and_times_but_keeps_pixels_profile_and_orientation():
+    icc = photos.icc_profile()
+    upload = photos.png_photo((40, 30), exif=photos.camera_exif(orientation=8), icc=icc)
+    before = exiftool(upload)
+    assert {"GPS:GPSLatitude", "IFD0:Model", "PNG:Comment", "XMP-exif:GPSLatitude", "PNG:ModifyDate"} <= set(before)
+
+    result = clean(upload)
+    after = exiftool(result.data)
+
+    assert private_tags(after) == []
+    assert not [tag for tag in after if tag.startswith("PNG:") and tag not in {
+        "PNG:ImageWidth", "PNG:ImageHeight", "PNG:BitDepth", "PNG:ColorType", "PNG:Compression",
+        "PNG:Filter", "PNG:Interlace", "PNG:ProfileName"}]
+    assert after["IFD0:Orientation"] == "Rotate 270 CW"
+    assert (result.width, result.height) == (30, 40)
+    with Image.open(io.BytesIO(result.data)) as stored:
+        assert stored.info["icc_profile"] == icc
+    assert same_pixels(upright(result.data), upright(upload))
+
+
+def test_an_animated_png_keeps_every_frame():
+    pictures = photos.frames(3)
+    out = io.BytesIO()
+    pictures[0].save(out, format="PNG", save_all=True, append_images=pictures[1:], duration=[100, 200, 300], loop=0)
+    upload = out.getvalue() + b"<html>trailer</html>"
+    stored = clean(upload).data
+
+    assert animation(stored) == animation(upload)
+    assert b"<html>" not in stored
+
+
+# --- GIF and WebP ---------------------------------------------------------------------------
+
+
+@needs_exiftool
+def test_an_animated_gif_keeps_frames_timing_and_looping_and_loses_comment_and_xmp():
+    upload = photos.animated_gif(durations=(100, 250, 400))
+    before = exiftool(upload)
+    assert "File:Comment" in before and any(tag.startswith("XMP") for tag in before)
+
+    result = clean(upload)
+    after = exiftool(result.data)
+
+    assert private_tags(after) == []
+    assert after["GIF:FrameCount"] == 3
+    assert after["GIF:AnimationIterations"] == "Infinite"
+    frames = animation(result.data)
+    assert [duration for _, duration in frames] == [100, 250, 400]
+    assert frames == animation(upload)
+    assert result.content_type == "image/gif"
+
+
+@needs_exiftool
+def test_an_animated_webp_keeps_frames_and_timing_and_loses_exif_and_xmp():
+    icc = photos.icc_profile()
+    upload = photos.animated_webp(durations=(100, 250, 400), exif=photos.camera_exif(), icc=icc)
+    assert "GPS:GPSLatitude" in exiftool(upload)
+
+    result = clean(upload)
+    after = exiftool(result.data)
+
+    assert private_tags(after) == []
+    assert result.content_type == "image/webp"
+    frames = animation(result.data)
+    assert [duration for _, duration in frames] == [100, 250, 400]
+    assert frames == animation(upload)
+    with Image.open(io.BytesIO(result.data)) as stored:
+        assert stored.info["icc_profile"] == icc
+        assert stored.n_frames == 3
+
+
+@needs_exiftool
+def test_a_still_webp_keeps_its_lossy_pixels_exactly():
+    upload = photos.still_webp((40, 30), exif=photos.camera_exif(orientation=3), icc=photos.icc_profile())
+    result = clean(upload)
+
+    assert private_tags(exiftool(result.data)) == []
+    assert same_pixels(upright(result.data), upright(upload))
+    assert result.data[:4] == b"RIFF" and int.from_bytes(result.data[4:8], "little") == len(result.data) - 8
+
+
+# --- HEIC and AVIF --------------------------------------------------------------------------
+
+
+@needs_exiftool
+@pytest.mark.parametrize("builder", [photos.heic_photo, photos.avif_photo], ids=["heic", "avif"])
+def test_heic_and_avif_become_a_jpeg_without_metadata_the_right_way_up(builder):
+    icc = photos.icc_profile()
+    upload = builder((64, 48), orientation=6, icc=icc)
+    assert "GPS:GPSLatitude" in exiftool(upload)
+
+    result = clean(upload)
+    after = exiftool(result.data)
+
+    assert (result.content_type, result.extension) == ("image/jpeg", "jpg")
+    assert private_tags(after) == []
+    assert not any(tag.startswith(("IFD0", "EXIF")) for tag in after)  # orientation applied, not kept
+    assert (result.width, result.height) == (48, 64)
+    assert ("location", "camera model") == result.removed[:2]
+    with Image.open(io.BytesIO(result.data)) as stored:
+        assert stored.size == (48, 64)
+        assert stored.info["icc_profile"] == icc
+        # Lossy twice over (HEVC/AV1, then JPEG), but the same picture, turned.
+        expected = photos.picture((64, 48)).transpose(Image.Transpose.ROTATE_270)
+        difference = ImageChops.difference(stored.convert("RGB"), expected).convert("L")
+        assert ImageStat.Stat(difference).mean[0] < 6
+        assert stored.convert("RGB").getpixel((44, 3))[0] > 200  # the red corner, top-right
+
+
+def test_a_heic_with_transparency_becomes_a_png():
+    result = clean(photos.heic_photo((32, 24), orientation=1, mode="RGBA"))
+    assert result.content_type == "image/png"
+    with Image.open(io.BytesIO(result.data)) as stored:
+        assert stored.mode == "RGBA"
+        assert "exif" not in stored.info
+
+
+# --- hostile and broken files, through the API ---------------------------------------------
+
+
+def _truncated(data: bytes) -> bytes:
+    return data[: len(data) * 2 // 3]
+
+
+def _corrupt_png() -> bytes:
+    data = bytearray(photos.png_photo((60, 40), text=False))
+    data[data.index(b"IDAT") + 10] ^= 0xFF  # a flipped byte: the chunk's CRC no longer matches
+    return bytes(data)
+
+
+def _corrupt_jpeg() -> bytes:
+    data = bytearray(photos.jpeg_photo((60, 40)))
+    table = data.index(b"\xff\xc4")
+    data[table + 5 : table + 21] = b"\xff" * 16  # Huffman code counts that cannot exist
+    return bytes(data)
+
+
+def _corrupt_gif() -> bytes:
+    data = bytearray(photos.still_gif((60, 40)))
+    image = data.index(b"\x2c\x00\x00\x00\x00")
+    data[image + 10 :] = b"\x08\x05" + b"\xff" * 5 + b"\x00;"  # LZW codes out of range
+    return bytes(data)
+
+
+def _corrupt_webp() -> bytes:
+    data = bytearray(photos.still_webp((60, 40), xmp=None))
+    frame = data.index(b"\x9d\x01\x2a")  # the VP8 key frame start code
+    data[frame : frame + 3] = b"\x00\x00\x00"
+    return bytes(data)
+
+
+def _corrupt_heic() -> bytes:
+    data = bytearray(photos.heic_photo((60, 40)))
+    meta = data.index(b"meta")
+    data[meta + 8 : meta + 40] = b"\xee" * 32
+    return bytes(data)
+
+
+HOSTILE = {
+    "bomb 30000x30000 png": (lambda: photos.png_declaring(30000, 30000), "too large"),
+    "60 megapixel png": (lambda: photos.png_declaring(10000, 6000), "(10000x6000 pixels): the limit is 50 megapixels"),
+    "svg named .jpg": (lambda: photos.SVG, "not a photo"),
+    "pdf named .jpg": (lambda: photos.PDF, "not a photo"),
+    "html named .jpg": (lambda: photos.HTML, "not a photo"),
+    "script named .jpg": (lambda: photos.SCRIPT, "not a photo"),
+    "zero bytes": (lambda: b"", "empty"),
+    "truncated jpeg": (lambda: _truncated(photos.jpeg_photo((200, 150))), "damaged"),
+    "truncated progressive jpeg": (lambda: _truncated(photos.jpeg_photo((200, 150), progressive=True)), "damaged"),
+    "truncated png": (lambda: _truncated(photos.png_photo((200, 150))), "damaged"),
+    "truncated gif": (lambda: _truncated(photos.animated_gif()), "damaged"),
+    "truncated webp": (lambda: _truncated(photos.still_webp((200, 150))), "damaged"),
+    "truncated animated webp": (lambda: _truncated(photos.animated_webp()), "damaged"),
+    "truncated heic": (lambda: _truncated(photos.heic_photo((200, 150))), "damaged"),
+    "truncated avif": (lambda: _truncated(photos.avif_photo((200, 150))), "damaged"),
+    "corrupt jpeg tables": (_corrupt_jpeg, "damaged"),
+    "corrupt png data": (_corrupt_png, "damaged"),
+    "corrupt gif data": (_corrupt_gif, "damaged"),
+    "corrupt webp frame": (_corrupt_webp, "damaged"),
+    "corrupt heic boxes": (_corrupt_heic, "damaged"),
+    "just a jpeg header": (lambda: b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9", "damaged"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", HOSTILE)
+def test_a_hostile_or_broken_file_gets_a_clear_400_and_leaves_nothing(client, case):
+    build, message = HOSTILE[case]
+    photo = SimpleUploadedFile("holiday.jpg", build(), content_type="image/jpeg")
+    response = client.post("/api/shares", {"photo": photo})
+
+    assert response.status_code == 400, case
+    assert message in response.json()["error"], response.json()
+    assert Share.objects.count() == 0
+    assert stored_keys() == []
+
+
+def test_a_bomb_is_refused_before_any_pixel_is_decoded(monkeypatch):
+    def no_decoding(self):
+        raise AssertionError("a pixel was decoded")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", no_decoding)
+    with pytest.raises(images.InvalidPhoto, match="too large"):
+        clean(photos.png_declaring(30000, 30000))
+    with pytest.raises(images.InvalidPhoto, match="too large"):
+        clean(photos.png_declaring(8000, 7000))
+
+
+@pytest.mark.django_db
+def test_the_pixel_limit_comes_from_settings(client, settings):
+    settings.SEEN_MAX_PIXELS = 1000
+    photo = SimpleUploadedFile("cat.jpg", photos.jpeg_photo((40, 30)), content_type="image/jpeg")
+    response = client.post("/api/shares", {"photo": photo})
+    assert response.status_code == 400
+    assert "(40x30 pixels): the limit is 0.001 megapixels" in response.json()["error"]
+    assert stored_keys() == []
+
+
+def test_an_animation_with_too_many_frames_is_refused():
+    with pytest.raises(images.InvalidPhoto, match="animation is too large"):
+        clean(photos.animated_gif(durations=(100,) * 5), max_pixels=32 * 24)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt, content_type", [
+    ("JPEG", "image/jpeg"), ("PNG", "image/png"), ("GIF", "image/gif"), ("WEBP", "image/webp"),
+    ("HEIF", "image/jpeg"), ("AVIF", "image/jpeg"),
+])
+def test_a_one_pixel_image_is_fine(client, fmt, content_type):
+    photo = SimpleUploadedFile("dot.jpg", photos.one_pixel(fmt), content_type="image/jpeg")
+    response = client.post("/api/shares", {"photo": photo})
+    assert response.status_code == 201, response.content
+    share = Share.objects.get()
+    assert (share.content_type, share.width, share.height) == (content_type, 1, 1)
+
+
+# --- what is stored and served -------------------------------------------------------------
+
+
+@needs_exiftool
+@pytest.mark.django_db(transaction=True)
+def test_the_stored_and_served_photo_is_clean_typed_by_its_content_and_not_sniffable(live_server):
+    import requests
+
+    upload = photos.phone_jpeg()
+    response = requests.post(
+        f"{live_server.url}/api/shares",
+        files={"photo": ("IMG_0001.png", upload, "image/png")},  # name and type both lie
+        timeout=10,
+    )
+    assert response.status_code == 201
+    share = Share.objects.get()
+    assert share.content_type == "image/jpeg"
+    assert share.photo_key.endswith(".jpg")
+    with default_storage.open(share.photo_key, "rb") as stored:
+        assert private_tags(exiftool(stored.read())) == []
+
+    viewed = requests.post(response.json()["url"], timeout=10)
+    assert viewed.status_code == 200
+    assert viewed.headers["Content-Type"] == "image/jpeg"
+    assert viewed.headers["X-Content-Type-Options"] == "nosniff"
+    assert private_tags(exiftool(viewed.content)) == []
+    assert same_pixels(upright(viewed.content), upright(upload))
