@@ -182,3 +182,19 @@ def rate_limit_cache(settings):
     keys = list(client.scan_iter(match=f"{prefix}:*"))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def collected_static():
+    """Run collectstatic once: a server started as deployed (gunicorn, DEBUG off) serves
+    the hashed files it writes, and pages fail without their manifest."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--clear", "-v", "0"],
+        cwd=root, check=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "seen.settings"},
+    )
+    return root / "staticfiles"
