@@ -21,6 +21,10 @@ from django.utils.text import Truncator
 from . import services
 from .models import ModerationEvent, Report, ReportStatus, Share
 
+admin.site.site_header = "Seen moderation"
+admin.site.site_title = "Seen admin"
+admin.site.index_title = "Moderation desk"
+
 # Moderation actions work from the list (on a selection) and from one share's page.
 EVERYWHERE = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
 
