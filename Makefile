@@ -33,8 +33,9 @@ test: $(VENV)/.test
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(VENV)/bin/pytest
 	DATABASE_URL=sqlite:///$(CURDIR)/data/test-run.sqlite3 $(VENV)/bin/pytest -m sqlite_too
 
+# Every benchmark under bench/, one table at the end, also written to bench/RESULTS.md.
 bench: $(VENV)/.test
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	$(PY) bench/all.py --write
 
 clean:
 	rm -rf $(VENV) staticfiles

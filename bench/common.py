@@ -217,3 +217,75 @@ def load(
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+_CREATE_SHARE = """
+import sys, django
+django.setup()
+from django.core.files.storage import default_storage
+from shares import services
+with open(sys.argv[1], "rb") as photo:
+    created = services.share_create(photo=photo, views=int(sys.argv[3]), expires_in=86400)
+with default_storage.open(created.share.photo_key, "rb") as stored, open(sys.argv[2], "wb") as out:
+    out.write(stored.read())
+print(created.token, created.share.photo_key)
+"""
+
+
+def create_share(env: dict[str, str], photo: Path, stored_copy: Path, *, views: int) -> tuple[str, str]:
+    """Create a share through the service (as an upload would) in a process configured by
+    env; writes the stored photo's bytes to stored_copy and returns (token, photo key)."""
+    output = subprocess.run(
+        [PYTHON, "-c", _CREATE_SHARE, str(photo), str(stored_copy), str(views)],
+        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "seen.settings"},
+        check=True, capture_output=True, text=True,
+    ).stdout.split()
+    return output[0], output[1]
+
+
+class MotoServer:
+    """moto's S3 in server mode on 127.0.0.1, with one bucket; env() gives the app's variables."""
+
+    def __init__(self, bucket: str):
+        self.bucket = bucket
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "MotoServer":
+        import logging
+
+        import boto3
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        for name, value in self.credentials().items():
+            os.environ[name] = value
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        self.client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1")
+        self.client.create_bucket(Bucket=self.bucket)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.stop()
+
+    @staticmethod
+    def credentials() -> dict[str, str]:
+        return {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_STORAGE_BUCKET_NAME": self.bucket,
+            "AWS_S3_ENDPOINT_URL": self.endpoint,
+            **self.credentials(),
+        }
+
+
+def noise_jpeg(width: int, height: int, *, quality: int = 90, exif: bytes | None = None) -> bytes:
+    """A camera-sized JPEG that compresses like real detail (noise), optionally with EXIF."""
+    from PIL import Image
+
+    image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality, **({"exif": exif} if exif else {}))
+    return out.getvalue()

@@ -11,10 +11,7 @@ loop of the same object from the same endpoint: the floor any S3-backed view pay
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,33 +19,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, PYTHON, Gunicorn, LoadResult, base_env, free_port, fresh_database, load, manage  # noqa: E402
+from common import (  # noqa: E402
+    ROOT, Gunicorn, LoadResult, MotoServer, base_env, create_share, fresh_database, load, manage, noise_jpeg,
+)
 
 STATIC_NAME = "bench/photo-1mb.jpg"
 
-CREATE_SHARE = """
-import sys, django
-django.setup()
-from django.core.files.storage import default_storage
-from shares import services
-with open(sys.argv[1], "rb") as photo:
-    created = services.share_create(photo=photo, views=0, expires_in=86400)
-with default_storage.open(created.share.photo_key, "rb") as stored, open(sys.argv[2], "wb") as out:
-    out.write(stored.read())
-print(created.token, created.share.photo_key)
-"""
-
-
 def one_megabyte_jpeg() -> bytes:
-    """A camera-like JPEG of about 1 MB (noise compresses poorly, like real detail)."""
-    from PIL import Image
-
-    rng = random.Random(7)
-    side = 880
-    image = Image.frombytes("RGB", (side, side), bytes(rng.getrandbits(8) for _ in range(side * side * 3)))
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=90)
-    return out.getvalue()
+    return noise_jpeg(880, 880, quality=90)
 
 
 def boto3_get_loop(endpoint: str, bucket: str, key: str, *, concurrency: int, max_requests: int, max_seconds: float) -> LoadResult:
@@ -89,12 +67,7 @@ def boto3_get_loop(endpoint: str, bucket: str, key: str, *, concurrency: int, ma
 def run_backend(name: str, env: dict[str, str], args, photo: Path, workdir: Path) -> dict[str, LoadResult]:
     static_file = ROOT / "staticfiles" / STATIC_NAME
     stored = workdir / f"stored-{name}.jpg"
-    output = subprocess.run(
-        [PYTHON, "-c", CREATE_SHARE, str(photo), str(stored)],
-        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "seen.settings"},
-        check=True, capture_output=True, text=True,
-    ).stdout.split()
-    token, key = output[0], output[1]
+    token, key = create_share(env, photo, stored, views=0)
     # The static file is exactly the stored photo, so both paths send the same bytes.
     static_file.parent.mkdir(parents=True, exist_ok=True)
     static_file.write_bytes(stored.read_bytes())
@@ -145,31 +118,8 @@ def main() -> None:
         if "local" in backends:
             table["local folder"] = run_backend("local", env, args, photo, workdir)
         if "s3" in backends:
-            import logging
-
-            import boto3
-            from moto.server import ThreadedMotoServer
-
-            logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
-            port = free_port()
-            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-            moto.start()
-            try:
-                endpoint = f"http://127.0.0.1:{port}"
-                s3_env = {
-                    **env,
-                    "AWS_STORAGE_BUCKET_NAME": "seen-bench",
-                    "AWS_S3_ENDPOINT_URL": endpoint,
-                    "AWS_ACCESS_KEY_ID": "bench",
-                    "AWS_SECRET_ACCESS_KEY": "bench",
-                    "AWS_DEFAULT_REGION": "us-east-1",
-                }
-                os.environ.update({k: s3_env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
-                boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="seen-bench")
-                table["S3 (moto server)"] = run_backend("s3", s3_env, args, photo, workdir)
-            finally:
-                moto.stop()
+            with MotoServer("seen-bench") as moto:
+                table["S3 (moto server)"] = run_backend("s3", {**env, **moto.env()}, args, photo, workdir)
 
     print()
     print(f"View throughput, 1 MB photo, unlimited share, gunicorn ({os.cpu_count()} cores), "
