@@ -21,7 +21,7 @@ RUN SECRET_KEY=build-only-not-secret DEBUG=false python manage.py collectstatic 
     && mkdir -p /data \
     && chown seen /data
 
-USER seen
+USER 10001
 VOLUME ["/data"]
 EXPOSE 8000
 
