@@ -12,11 +12,13 @@ picture. Nothing is re-encoded, so the pixels are exactly the upload's, animatio
 their frames and timing, and cleaning a 12 MP JPEG costs a fraction of a re-encode
 (bench/sanitise.py).
 
-Orientation is kept, not applied: when the EXIF said the camera was turned, the copy
-carries a new EXIF block holding that one tag and nothing else. Rotating a JPEG's pixels
-would mean re-encoding it (lossy) or, losslessly, only when its size is a multiple of
-the 8 or 16 pixel blocks; browsers honour the tag (CSS `image-orientation: from-image`
-is their default) and so does every photo viewer.
+Orientation is kept, not applied, for JPEG and PNG: when the EXIF said the camera was
+turned, the copy carries a new EXIF block holding that one tag and nothing else.
+Rotating a JPEG's pixels would mean re-encoding it (lossy) or, losslessly, only when its
+size is a multiple of the 8 or 16 pixel blocks; browsers honour the tag in JPEG and PNG
+(CSS `image-orientation: from-image` is their default) and so do photo viewers. They
+ignore it in WebP, so a turned WebP (rare: cameras do not write WebP) is turned and
+written again losslessly instead.
 
 HEIC/HEIF (iPhone's default) and AVIF are decoded and converted to JPEG (quality 92,
 colour profile kept, orientation applied) with no metadata at all, or to PNG when they
@@ -98,6 +100,8 @@ def clean_photo(upload: IO[bytes], *, max_pixels: int) -> CleanPhoto:
     strip = {"JPEG": _strip_jpeg, "MPO": _strip_jpeg, "PNG": _strip_png, "GIF": _strip_gif, "WEBP": _strip_webp}[fmt]
     data, orientation = strip(raw, found)
     width, height = _decode_fully(data, fmt, max_pixels=max_pixels)
+    if fmt == "WEBP" and orientation != 1:
+        data = _turn_webp(data, orientation)
     if orientation in (5, 6, 7, 8):  # turned a quarter: the viewer sees it the other way
         width, height = height, width
     content_type, extension = FORMATS[fmt]
@@ -311,8 +315,13 @@ def _strip_jpeg(raw: bytes, found: _Found) -> tuple[bytes, int]:
         if marker in _JPEG_PICTURE:
             has_frame = has_frame or marker in _JPEG_FRAMES
             out.append(segment)
-        elif marker == 0xE0 and payload.startswith(b"JFIF\x00"):
-            out.append(segment)  # version, density; nothing personal
+        elif marker == 0xE0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
+            # Version and pixel density are kept; JFIF may also carry an uncompressed
+            # thumbnail after them, which goes (its size bytes become 0x0).
+            if len(payload) > 14 or payload[12:14] != b"\x00\x00":
+                found.add(THUMBNAIL)
+                segment = b"\xff\xe0\x00\x10" + payload[:12] + b"\x00\x00"
+            out.append(segment)
         elif marker == 0xE2 and payload.startswith(b"ICC_PROFILE\x00"):
             out.append(segment)  # colour profile, every chunk in order
         elif marker == 0xEE and payload.startswith(b"Adobe"):
@@ -483,18 +492,45 @@ def _strip_webp(raw: bytes, found: _Found) -> tuple[bytes, int]:
         pos = end
     if not chunks:
         raise InvalidPhoto(DAMAGED)
-    extended = chunks[0][:4] == b"VP8X"
-    if extended:
+    if chunks[0][:4] == b"VP8X":
         flags = chunks[0][8] & ~(_VP8X_EXIF | _VP8X_XMP)
-        if orientation != 1:
-            flags |= _VP8X_EXIF
-            tiff = orientation_exif(orientation)
-            chunks.append(b"EXIF" + struct.pack("<I", len(tiff)) + tiff + b"\x00" * (len(tiff) & 1))
         chunks[0] = chunks[0][:8] + bytes((flags,)) + chunks[0][9:]
     else:
         orientation = 1  # a simple WebP cannot carry EXIF
     body = b"WEBP" + b"".join(chunks)
     return b"RIFF" + struct.pack("<I", len(body)) + body, orientation
+
+
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _turn_webp(data: bytes, orientation: int) -> bytes:
+    """Apply an orientation to a (validated) WebP. Browsers ignore EXIF orientation in
+    WebP, so a tag would not do; the turned frames are written losslessly, so the pixels
+    are still exactly the upload's, only turned. Cameras do not write WebP: this is rare."""
+    turn = _TURNS[orientation]
+    with Image.open(io.BytesIO(data), formats=["WEBP"]) as image:
+        icc = image.info.get("icc_profile")
+        loop = image.info.get("loop", 0)
+        frames, durations = [], []
+        for index in range(getattr(image, "n_frames", 1)):
+            image.seek(index)
+            frames.append(image.transpose(turn))
+            durations.append(image.info.get("duration", 0))
+    options = {"lossless": True, "exact": True, **({"icc_profile": icc} if icc else {})}
+    if len(frames) > 1:
+        options.update(save_all=True, append_images=frames[1:], duration=durations, loop=loop)
+    out = io.BytesIO()
+    frames[0].save(out, format="WEBP", **options)
+    return out.getvalue()
 
 
 # --- GIF ----------------------------------------------------------------------------------
@@ -512,6 +548,9 @@ def _strip_gif(raw: bytes, found: _Found) -> tuple[bytes, int]:
     has_image = False
     try:
         while True:
+            if pos == len(raw) and has_image:  # some encoders leave out the trailer
+                out.append(b";")
+                break
             introducer = raw[pos]
             if introducer == 0x3B:  # trailer; anything after it goes
                 out.append(b";")

@@ -5,10 +5,12 @@ The exiftool checks skip only when exiftool is missing (`bash .ci/run` installs
 Debian's libimage-exiftool-perl).
 """
 
+import base64
 import io
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
@@ -158,6 +160,29 @@ def test_an_mpo_keeps_only_the_primary_picture():
     assert images.THUMBNAIL in result.removed
 
 
+def test_a_thumbnail_inside_the_jfif_header_goes_too():
+    upload = photos.jpeg_photo((40, 30))
+    thumbnail = bytes(range(256)) * 3  # 16x16 RGB pixels, as JFIF stores them
+    assert upload[2:4] == b"\xff\xe0"
+    jfif = upload[6:18] + b"\x10\x10" + thumbnail
+    upload = upload[:2] + b"\xff\xe0" + (len(jfif) + 2).to_bytes(2, "big") + jfif + upload[20:]
+    result = clean(upload)
+
+    assert result.data[2:20] == b"\xff\xe0\x00\x10" + upload[6:18] + b"\x00\x00"
+    assert len(result.data) < len(upload) - 700
+    assert result.removed == (images.THUMBNAIL,)
+    assert same_pixels(upright(result.data), upright(upload))
+
+
+def test_a_gif_without_its_trailer_is_completed_and_one_cut_inside_a_frame_is_refused():
+    upload = photos.still_gif((20, 10))
+    result = clean(upload[:-1])
+    assert result.data.endswith(b";")
+    assert animation(result.data) == animation(upload)
+    with pytest.raises(images.InvalidPhoto, match="damaged"):
+        clean(upload[:-5])
+
+
 def test_a_cmyk_jpeg_keeps_its_adobe_marker_and_pixels():
     upload = photos.jpeg_photo(image=photos.picture((40, 30)).convert("CMYK"), exif=photos.camera_exif())
     stored = clean(upload).data
@@ -274,6 +299,49 @@ def test_a_still_webp_keeps_its_lossy_pixels_exactly():
     assert private_tags(exiftool(result.data)) == []
     assert same_pixels(upright(result.data), upright(upload))
     assert result.data[:4] == b"RIFF" and int.from_bytes(result.data[4:8], "little") == len(result.data) - 8
+
+
+def test_a_turned_animated_webp_is_turned_losslessly_with_its_timing():
+    upload = photos.animated_webp(durations=(100, 250, 400), exif=photos.camera_exif(orientation=6))
+    result = clean(upload)
+
+    assert (result.width, result.height) == (24, 32)
+    with Image.open(io.BytesIO(upload)) as original:
+        expected = [
+            (frame.convert("RGBA").transpose(Image.Transpose.ROTATE_270).tobytes(), frame.info["duration"])
+            for frame in ImageSequence.Iterator(original)
+        ]
+    assert animation(result.data) == expected
+    with Image.open(io.BytesIO(result.data)) as stored:
+        assert stored.size == (24, 32)
+        assert not stored.getexif()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+def test_a_browser_shows_a_turned_photo_the_right_way_up():
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    turned = photos.camera_exif(orientation=6)
+    uploads = {
+        "jpeg": photos.phone_jpeg(orientation=6, size=(64, 48)),
+        "png": photos.png_photo((64, 48), exif=turned),
+        "webp": photos.still_webp((64, 48), exif=turned),
+        "heic": photos.heic_photo((64, 48), orientation=6),
+    }
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        shown = {}
+        for name, upload in uploads.items():
+            result = clean(upload)
+            source = f"data:{result.content_type};base64,{base64.b64encode(result.data).decode()}"
+            page.set_content(f'<img id="photo" src="{source}">')
+            page.wait_for_function("document.getElementById('photo').complete")
+            shown[name] = tuple(page.evaluate("[photo.naturalWidth, photo.naturalHeight]"))
+        browser.close()
+    assert shown == {name: (48, 64) for name in uploads}
 
 
 # --- HEIC and AVIF --------------------------------------------------------------------------
