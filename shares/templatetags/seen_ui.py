@@ -41,8 +41,11 @@ def max_upload_bytes() -> int:
 
 @register.simple_tag
 def max_upload_size() -> str:
-    """The upload limit in words, e.g. "10 MB"."""
-    return f"{settings.SEEN_MAX_UPLOAD_BYTES / (1024 * 1024):g} MB"
+    """The upload limit in words, e.g. "10 MB" or "500 KB"."""
+    size = settings.SEEN_MAX_UPLOAD_BYTES
+    if size >= 1024 * 1024:
+        return f"{round(size / (1024 * 1024), 1):g} MB"
+    return f"{round(size / 1024):g} KB"
 
 
 @register.filter

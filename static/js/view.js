@@ -56,6 +56,8 @@
         if (response.status === 410) {
           form.hidden = true;
           say(viewsLeft, "");
+          var note = document.getElementById("open-note");
+          if (note) note.hidden = true;
         }
         say(error, body.error || "The photo could not be shown.");
         button.disabled = false;
@@ -81,6 +83,8 @@
     img.src = url;
     figure.hidden = false;
     form.hidden = true;
+    var openNote = document.getElementById("open-note");
+    if (openNote) openNote.hidden = true;
     if (remaining === "0") {
       say(viewsLeft, "");
       say(after, "This was the last view: the photo has now been deleted from the server, and reloading this page will not bring it back.");

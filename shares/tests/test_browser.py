@@ -1,0 +1,684 @@
+"""The web experience in a real browser: Debian's Chromium driven by Playwright.
+
+Skipped only when /usr/bin/chromium is missing (`bash .ci/run` installs it with apt).
+One browser serves the whole session; each test opens fresh contexts (cookie jars), as
+different people on different devices would. Screenshots go to bench/out/screenshots/.
+"""
+
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from PIL import Image
+
+from shares.models import Share
+
+from .conftest import stored_keys
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE = django_settings.BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = django_settings.BASE_DIR / "bench" / "out" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+TOKEN_URL = re.compile(r"^http://[^/]+/s/[A-Za-z0-9_-]{32}$")
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
+    pytest.mark.django_db(transaction=True),
+]
+
+# Playwright's sync API keeps an asyncio loop in this thread; the test's own ORM calls are
+# ordinary blocking code all the same (the live server runs requests in its own thread).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def site(live_server) -> str:
+    return live_server.url
+
+
+@pytest.fixture
+def open_context(browser):
+    """New browser contexts, each failing its test if a page breaks the CSP or throws."""
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(**{"viewport": DESKTOP, **options})
+        context.problems = []
+
+        def watch(page):
+            documents = {}  # the content type of the page's current document
+
+            def on_response(response):
+                if response.request.is_navigation_request() and response.frame == page.main_frame:
+                    documents["type"] = response.headers.get("content-type", "")
+
+            def on_console(message):
+                # Chromium's own viewer for a raw image (the no-script view) has inline
+                # styles, which the image response's CSP rightly blocks: not our markup.
+                if documents.get("type", "").startswith("image/"):
+                    return
+                if message.type == "error" and "Content Security Policy" in message.text:
+                    context.problems.append(f"{page.url}: {message.text}")
+
+            page.on("response", on_response)
+            page.on("console", on_console)
+            page.on("pageerror", lambda error: context.problems.append(f"{page.url}: {error}"))
+
+        context.on("page", watch)
+        contexts.append(context)
+        return context
+
+    yield make
+    problems = [problem for context in contexts for problem in context.problems]
+    for context in contexts:
+        context.close()
+    assert problems == []
+
+
+def photo_file(tmp_path: Path, *, name="holiday.jpg", size=(800, 600), noisy=False) -> Path:
+    """A real JPEG carrying a camera model in its EXIF, as phone photos do."""
+    if noisy:
+        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    else:
+        image = Image.linear_gradient("L").resize(size).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "Seen Test Camera Co."  # Make
+    exif[0x0110] = "Model 7"  # Model
+    path = tmp_path / name
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=92, exif=exif)
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def choose_option(page, text: str) -> None:
+    """Click an option's visible label, as a person does (the radio itself is hidden)."""
+    page.locator("label.chip", has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")).click()
+
+
+def record_progress(page) -> None:
+    """Keep every percentage the progress bar shows, to read after the upload."""
+    page.evaluate(
+        """() => {
+          window.seenProgress = [];
+          const percent = document.getElementById("progress-percent");
+          new MutationObserver(() => window.seenProgress.push(percent.textContent))
+            .observe(percent, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+
+
+def expect():
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect
+
+
+# --- the whole flow, with script ---------------------------------------------------------
+
+
+def test_upload_by_file_chooser_copy_the_link_and_view_it_once_with_the_pin(
+    open_context, site, tmp_path
+):
+    sender = open_context(permissions=["clipboard-read", "clipboard-write"])
+    page = sender.new_page()
+    page.goto(site + "/")
+    expect()(page.get_by_role("heading", name="Share a photo that disappears")).to_be_visible()
+
+    with page.expect_file_chooser() as chooser:
+        page.get_by_text("Choose a photo").click()
+    chooser.value.set_files(photo_file(tmp_path))
+    expect()(page.locator("#preview")).to_be_visible()
+    expect()(page.locator("#preview-name")).to_have_text("holiday.jpg")
+    expect()(page.locator("#preview-size")).to_have_text(re.compile(r"^\d+ KB$"))
+    expect()(page.locator("#photo-status")).to_contain_text("Photo chosen: holiday.jpg")
+
+    choose_option(page, "Once")
+    page.get_by_label("PIN").fill("4821")
+    record_progress(page)
+    page.get_by_role("button", name="Create link").click()
+
+    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    assert "100%" in page.evaluate("window.seenProgress")
+    # The created page came in the body of the XHR answer: no token in the address bar.
+    assert page.url == site + "/"
+    share_url = page.locator("#share-url").input_value()
+    assert TOKEN_URL.match(share_url)
+    expect()(page.locator("svg.qr-code")).to_be_visible()
+    expect()(page.locator(".removed")).to_contain_text("Removed from the photo")
+    manage = page.locator("section.private")
+    expect()(manage).to_contain_text("do not send it")
+    assert "/m/" in manage.locator("input").input_value()
+
+    copy = page.locator("#created button[data-copy]")
+    expect()(copy).to_have_text("Copy link")
+    copy.click()
+    expect()(copy).to_have_text("Copied")
+    expect()(page.locator("#copy-status")).to_contain_text("copied")
+    assert page.evaluate("navigator.clipboard.readText()") == share_url
+
+    viewer = open_context(viewport=PHONE).new_page()
+    viewer.goto(share_url)
+    expect()(viewer.locator("#views-left")).to_have_text(
+        "This photo can be viewed 1 more time. It will be deleted after that."
+    )
+    viewer.get_by_label("PIN").fill("1111")
+    viewer.get_by_role("button", name="View photo").click()
+    expect()(viewer.locator("#view-error")).to_have_text(
+        "Wrong PIN. 4 attempts left before the photo is deleted."
+    )
+    viewer.get_by_label("PIN").fill("4821")
+    viewer.get_by_role("button", name="View photo").click()
+    photo = viewer.get_by_role("img", name="The shared photo")
+    expect()(photo).to_be_visible()
+    assert photo.get_attribute("src").startswith("blob:")
+    assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [800, 600]
+    expect()(viewer.locator("#after-view")).to_contain_text(
+        "the photo has now been deleted from the server, and reloading this page will not bring it back"
+    )
+
+    again = viewer.reload()
+    assert again.status == 410
+    expect()(viewer.get_by_role("heading", name="This photo is gone")).to_be_visible()
+    expect()(viewer.get_by_role("link", name="Share a photo of your own")).to_have_attribute("href", "/")
+    share = Share.objects.get()
+    assert share.views_used == 1 and share.pin_failures == 1
+    assert stored_keys() == []
+
+
+def throttle_uploads(page, bytes_per_second: int) -> None:
+    """Slow this page's uploads down (Chromium's own network emulation), so progress has
+    time to show on a local server."""
+    session = page.context.new_cdp_session(page)
+    session.send("Network.enable")
+    session.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": bytes_per_second},
+    )
+
+
+def drop_file(page, selector: str, path: Path, mime: str = "image/jpeg") -> None:
+    """Drop a file from the desktop onto an element: the events a real drag delivers."""
+    transfer = page.evaluate_handle(
+        """([bytes, name, type]) => {
+          const transfer = new DataTransfer();
+          transfer.items.add(new File([new Uint8Array(bytes)], name, {type}));
+          return transfer;
+        }""",
+        [list(path.read_bytes()), path.name, mime],
+    )
+    for event in ("dragenter", "dragover", "drop"):
+        page.dispatch_event(selector, event, {"dataTransfer": transfer})
+
+
+def test_a_dropped_photo_uploads_with_a_progress_bar_that_counts_up(open_context, site, tmp_path):
+    page = open_context(viewport=PHONE).new_page()
+    page.goto(site + "/")
+    big = photo_file(tmp_path, name="big.jpg", size=(900, 700), noisy=True)
+    drop_file(page, "#dropzone", big)
+    expect()(page.locator("#photo-status")).to_contain_text("Photo dropped: big.jpg")
+    expect()(page.get_by_role("img", name="Preview of the chosen photo")).to_be_visible()
+
+    throttle_uploads(page, 400_000)
+    record_progress(page)
+    page.get_by_role("button", name="Create link").click()
+    progress = page.get_by_role("progressbar")
+    expect()(progress).to_be_visible()
+    expect()(page.get_by_role("button", name="Cancel upload")).to_be_visible()
+    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible(timeout=20_000)
+    shown = page.evaluate("window.seenProgress")
+    between = [p for p in shown if p not in ("0%", "100%")]
+    assert between, shown
+    assert [int(p.rstrip("%")) for p in shown] == sorted(int(p.rstrip("%")) for p in shown)
+    assert shown[-1] == "100%"
+    assert Share.objects.count() == 1
+
+
+def test_cancel_stops_an_upload_and_nothing_is_shared(open_context, site, tmp_path):
+    page = open_context().new_page()
+    page.goto(site + "/")
+    page.locator("#id_photo").set_input_files(photo_file(tmp_path, size=(900, 700), noisy=True))
+    throttle_uploads(page, 50_000)
+    page.get_by_role("button", name="Create link").click()
+    expect()(page.locator("#progress-percent")).not_to_have_text("0%")
+    page.get_by_role("button", name="Cancel upload").click()
+    expect()(page.locator("#photo-status")).to_have_text("Upload cancelled. Nothing was shared.")
+    expect()(page.get_by_role("button", name="Create link")).to_be_visible()
+    expect()(page.get_by_role("progressbar")).to_be_hidden()
+    # The photo is still chosen: trying again is one click.
+    expect()(page.locator("#preview")).to_be_visible()
+    assert Share.objects.count() == 0
+    assert stored_keys() == []
+
+
+def test_a_pasted_photo_is_taken_with_a_visible_confirmation(open_context, site, tmp_path):
+    context = open_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(site + "/")
+    png = Image.new("RGB", (320, 200), (30, 120, 200))
+    out = io.BytesIO()
+    png.save(out, format="PNG")
+    # Put a real image on the system clipboard, then press the paste shortcut.
+    page.evaluate(
+        """async (bytes) => {
+          const blob = new Blob([new Uint8Array(bytes)], {type: "image/png"});
+          await navigator.clipboard.write([new ClipboardItem({"image/png": blob})]);
+        }""",
+        list(out.getvalue()),
+    )
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("ControlOrMeta+V")
+    expect()(page.locator("#photo-status")).to_contain_text("Photo pasted from the clipboard")
+    expect()(page.locator("#preview-img")).to_be_visible()
+    page.get_by_role("button", name="Create link").click()
+    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    assert Share.objects.get().content_type == "image/png"
+
+
+def test_a_file_too_large_or_not_a_photo_is_refused_at_once(open_context, site, tmp_path, settings):
+    settings.SEEN_MAX_UPLOAD_BYTES = 20 * 1024
+    page = open_context().new_page()
+    posts = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.goto(site + "/")
+    expect()(page.locator("#photo-hint")).to_contain_text("up to 20 KB")
+
+    page.locator("#id_photo").set_input_files(photo_file(tmp_path, size=(900, 700), noisy=True))
+    expect()(page.get_by_role("alert")).to_contain_text("“holiday.jpg” is ")
+    expect()(page.get_by_role("alert")).to_contain_text("the limit is 20 KB")
+    expect()(page.locator("#preview")).to_be_hidden()
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    page.locator("#id_photo").set_input_files(notes)
+    expect()(page.get_by_role("alert")).to_have_text(
+        "“notes.txt” is not a photo Seen can share. Choose a JPEG, PNG, GIF or WebP image."
+    )
+
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    page.locator("#id_photo").set_input_files(fake)
+    expect()(page.get_by_role("alert")).to_have_text(
+        "“fake.jpg” could not be read as an image. Choose another photo."
+    )
+    page.get_by_role("button", name="Create link").click()
+    expect()(page.get_by_role("alert")).to_have_text("Choose a photo to share first.")
+    assert posts == []
+
+
+def test_the_servers_refusal_shows_inline_and_keeps_the_chosen_photo(open_context, site, tmp_path, settings):
+    settings.SEEN_MAX_PIXELS = 10_000
+    page = open_context().new_page()
+    page.goto(site + "/")
+    page.locator("#id_photo").set_input_files(photo_file(tmp_path))
+    page.get_by_role("button", name="Create link").click()
+    expect()(page.get_by_role("alert")).to_contain_text("pixels")
+    expect()(page.get_by_role("heading", name="Share a photo that disappears")).to_be_visible()
+    expect()(page.locator("#preview")).to_be_visible()
+    expect()(page.get_by_role("button", name="Create link")).to_be_enabled()
+    assert Share.objects.count() == 0
+
+
+# --- without JavaScript --------------------------------------------------------------------
+
+
+def test_the_same_flow_works_with_javascript_turned_off(open_context, site, tmp_path):
+    sender = open_context(java_script_enabled=False).new_page()
+    sender.goto(site + "/")
+    expect()(sender.locator("#id_photo")).to_be_visible()  # the plain file input
+    sender.locator("#id_photo").set_input_files(photo_file(tmp_path))
+    choose_option(sender, "Once")
+    sender.get_by_label("PIN").fill("4821")
+    with sender.expect_navigation() as created:
+        sender.get_by_role("button", name="Create link").click()
+    assert created.value.status == 201
+    expect()(sender.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    expect()(sender.locator("svg.qr-code")).to_be_visible()
+    # Buttons that need script stay hidden; the link is there to select and copy.
+    expect()(sender.locator("#created button[data-copy]")).to_be_hidden()
+    share_url = sender.locator("#share-url").input_value()
+    assert TOKEN_URL.match(share_url)
+
+    viewer = open_context(java_script_enabled=False, viewport=PHONE).new_page()
+    viewer.goto(share_url)
+    expect()(viewer.locator("#views-left")).to_have_text(
+        "This photo can be viewed 1 more time. It will be deleted after that."
+    )
+    viewer.get_by_label("PIN").fill("1111")
+    with viewer.expect_navigation() as wrong:
+        viewer.get_by_role("button", name="View photo").click()
+    assert wrong.value.status == 403
+    expect()(viewer.get_by_role("alert")).to_have_text("Wrong PIN. 4 attempts left before the photo is deleted.")
+
+    viewer.get_by_label("PIN").fill("4821")
+    with viewer.expect_navigation() as viewed:
+        viewer.get_by_role("button", name="View photo").click()
+    response = viewed.value
+    assert response.status == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.body()[:2] == b"\xff\xd8"
+    assert "no-store" in response.headers["cache-control"]
+    # Chromium shows the bytes as an image document.
+    assert viewer.locator("img").evaluate("img => img.naturalWidth") == 800
+
+    again = viewer.goto(share_url)
+    assert again.status == 410
+    expect()(viewer.get_by_role("heading", name="This photo is gone")).to_be_visible()
+    assert stored_keys() == []
+
+
+# --- the manage page and prevent download ---------------------------------------------------
+
+
+def test_the_manage_page_counts_down_and_asks_before_deleting(open_context, site, make_share):
+    created = make_share(views=3)
+    page = open_context().new_page()
+    dialogs = []
+    page.goto(f"{site}/m/{created.manage_token}")
+    countdown = page.locator("#countdown")
+    expect()(countdown).to_have_text(re.compile(r"^\(in 23 hours 59 minutes\)$|^\(in 1 day 0 hours\)$"))
+    expect()(page.locator("#status")).to_have_text("Live: the link works")
+
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Delete now").click()
+    expect()(page.locator("#status")).to_have_text("Live: the link works")
+    assert "cannot be undone" in dialogs[0]
+    assert Share.objects.get().ended_at is None
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete now").click()
+    expect()(page.locator("#status")).to_have_text("Ended: deleted by the sender")
+    expect()(page.get_by_role("button", name="Delete now")).to_have_count(0)
+    assert stored_keys() == []
+
+
+def test_the_countdown_ticks_down_to_the_second(open_context, site, make_share):
+    created = make_share(views=1, expires_in=3600)
+    page = open_context().new_page()
+    page.goto(f"{site}/m/{created.manage_token}")
+    countdown = page.locator("#countdown")
+    expect()(countdown).to_have_text(re.compile(r"^\(in (59 minutes \d+ seconds|1 hour 0 minutes)\)$"))
+    first = countdown.text_content()
+    expect()(countdown).not_to_have_text(first, timeout=5000)
+
+
+def test_prevent_download_blocks_saving_the_photo_but_says_screenshots_still_work(
+    open_context, site, make_share
+):
+    created = make_share(views=3, prevent_download=True)
+    page = open_context(viewport=PHONE, has_touch=True).new_page()
+    page.goto(f"{site}/s/{created.token}")
+    expect()(page.locator("#protected-note")).to_contain_text("Screenshots cannot be prevented.")
+    page.get_by_role("button", name="View photo").click()
+    photo = page.get_by_role("img", name="The shared photo")
+    expect()(photo).to_be_visible()
+    blocked = page.evaluate(
+        """() => {
+          const img = document.getElementById("photo-img");
+          const target = document.elementFromPoint(
+            img.getBoundingClientRect().left + 10, img.getBoundingClientRect().top + 10);
+          const fire = (type, Kind) => {
+            const event = new Kind(type, {bubbles: true, cancelable: true});
+            target.dispatchEvent(event);
+            return event.defaultPrevented;
+          };
+          const style = getComputedStyle(img);
+          return {
+            contextmenu: fire("contextmenu", MouseEvent),
+            dragstart: fire("dragstart", DragEvent),
+            selectstart: fire("selectstart", Event),
+            userSelect: style.userSelect,
+            draggable: img.draggable,
+            hitsThePhoto: target === img,
+          };
+        }"""
+    )
+    assert blocked == {
+        "contextmenu": True,
+        "dragstart": True,
+        "selectstart": True,
+        "userSelect": "none",
+        "draggable": False,
+        "hitsThePhoto": False,
+    }
+    # The blob URL is dropped once drawn: "open image in new tab" finds nothing.
+    assert page.evaluate(
+        """src => new Promise(done => {
+          const probe = new Image();
+          probe.onload = () => done("still there");
+          probe.onerror = () => done("gone");
+          probe.src = src;
+        })""",
+        photo.get_attribute("src"),
+    ) == "gone"
+    expect()(page.locator("#views-left")).to_have_text("This link can be opened 2 more times. Each view uses one.")
+
+
+def test_a_photo_without_prevent_download_keeps_the_usual_menu(open_context, site, make_share):
+    created = make_share(views=1)
+    page = open_context().new_page()
+    page.goto(f"{site}/s/{created.token}")
+    page.get_by_role("button", name="View photo").click()
+    expect()(page.get_by_role("img", name="The shared photo")).to_be_visible()
+    prevented = page.evaluate(
+        """() => {
+          const event = new MouseEvent("contextmenu", {bubbles: true, cancelable: true});
+          document.getElementById("photo-img").dispatchEvent(event);
+          return event.defaultPrevented;
+        }"""
+    )
+    assert prevented is False
+
+
+# --- looks: phone and desktop, light and dark, 320 px, keyboard -----------------------------
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    print(f"\nScreenshots of the pages are saved in {SCREENSHOTS}")
+    return SCREENSHOTS
+
+
+def upload_through_the_page(page, path: Path, *, pin: str = "", views: str = "Once") -> str:
+    page.locator("#id_photo").set_input_files(path)
+    choose_option(page, views)
+    if pin:
+        page.get_by_label("PIN").fill(pin)
+    page.get_by_role("button", name="Create link").click()
+    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    return page.locator("#share-url").input_value()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_screenshots_of_the_upload_created_and_view_pages(
+    open_context, site, tmp_path, screenshot_dir, device, scheme
+):
+    viewport = PHONE if device == "phone" else DESKTOP
+    options = {"viewport": viewport, "color_scheme": scheme}
+    if device == "phone":
+        options.update(device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = open_context(**options).new_page()
+    prefix = screenshot_dir / f"{device}-{scheme}"
+
+    page.goto(site + "/")
+    page.screenshot(path=f"{prefix}-1-upload.png", full_page=True)
+    page.locator("#id_photo").set_input_files(photo_file(tmp_path))
+    expect()(page.locator("#preview-img")).to_be_visible()
+    page.screenshot(path=f"{prefix}-2-upload-chosen.png", full_page=True)
+    share_url = upload_through_the_page(page, photo_file(tmp_path), pin="4821", views="3 times")
+    page.screenshot(path=f"{prefix}-3-created.png", full_page=True)
+
+    viewer = open_context(**options).new_page()
+    viewer.goto(share_url)
+    viewer.screenshot(path=f"{prefix}-4-open.png", full_page=True)
+    viewer.get_by_label("PIN").fill("4821")
+    viewer.get_by_role("button", name="View photo").click()
+    expect()(viewer.get_by_role("img", name="The shared photo")).to_be_visible()
+    viewer.screenshot(path=f"{prefix}-5-view.png", full_page=True)
+
+    manage_url = page.locator("#manage-url").input_value()
+    page.goto(manage_url)
+    expect()(page.locator("#views-used")).to_have_text("1")
+    page.screenshot(path=f"{prefix}-6-manage.png", full_page=True)
+    page.goto(f"{site}/s/{'x' * 32}")
+    page.screenshot(path=f"{prefix}-7-not-found.png", full_page=True)
+    for name in ("1-upload", "3-created", "5-view"):
+        assert Path(f"{prefix}-{name}.png").stat().st_size > 10_000
+
+
+def test_every_page_fits_a_320_pixel_wide_phone(open_context, site, tmp_path, make_share):
+    page = open_context(viewport={"width": 320, "height": 640}).new_page()
+
+    def fits(what: str) -> None:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 320, f"{what} is {width}px wide"
+
+    page.goto(site + "/")
+    fits("the upload page")
+    page.locator("#id_photo").set_input_files(photo_file(tmp_path, name="a-photo-with-a-rather-long-file-name-from-a-camera.jpg"))
+    expect()(page.locator("#preview")).to_be_visible()
+    fits("the upload page with a preview")
+    share_url = upload_through_the_page(page, photo_file(tmp_path))
+    fits("the created page")
+    page.goto(page.locator("#manage-url").input_value())
+    fits("the manage page")
+    page.goto(share_url)
+    fits("the open page")
+    page.get_by_role("button", name="View photo").click()
+    expect()(page.get_by_role("img", name="The shared photo")).to_be_visible()
+    fits("the photo")
+    page.goto(share_url)
+    fits("the gone page")
+    page.goto(f"{site}/no/such/page")
+    fits("the 404 page")
+
+
+def test_the_keyboard_reaches_every_control_with_a_visible_focus(open_context, site):
+    page = open_context().new_page()
+    page.goto(site + "/")
+    seen = []
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => {
+              const el = document.activeElement;
+              if (el === document.body) return {name: "(page)", outline: true};
+              // Hidden radios and the file input show their focus on the label next to them.
+              const shown = (el.matches(".chip input, .dropzone input") ? el.nextElementSibling : el);
+              const style = getComputedStyle(shown);
+              return {
+                name: el.id || el.name || el.textContent.trim(),
+                outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2,
+              };
+            }"""
+        )
+        seen.append(focused["name"])
+        assert focused["outline"], f"no visible focus on {focused['name']}"
+    assert {"id_photo", "views", "expires_in", "id_pin", "id_prevent_download", "upload-submit"} <= set(seen)
+
+
+# --- accessibility: axe-core on every page ---------------------------------------------------
+
+
+def axe_violations(page) -> list[str]:
+    """Run axe-core (node_modules, from package.json) on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async () => {
+          const result = await axe.run(document, {resultTypes: ["violations"]});
+          return result.violations.flatMap(v => v.nodes.map(
+            n => `${v.id} (${v.impact}): ${n.target.join(" ")}: ${n.failureSummary}`));
+        }"""
+    )
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_violations_on_any_page(open_context, site, tmp_path, make_share, scheme):
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (bash .ci/run does)")
+    # Injecting axe is an inline script, which the CSP rightly refuses: only this check's
+    # contexts bypass it. Everything else in this file runs under the real CSP.
+    context = open_context(bypass_csp=True, color_scheme=scheme)
+    page = context.new_page()
+    found = {}
+
+    def check(name: str) -> None:
+        found[name] = axe_violations(page)
+
+    page.goto(site + "/")
+    check("upload")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    page.locator("#id_photo").set_input_files(notes)
+    expect()(page.get_by_role("alert")).to_be_visible()
+    check("upload with an error")
+    page.locator("#id_photo").set_input_files(photo_file(tmp_path))
+    expect()(page.locator("#preview-img")).to_be_visible()
+    check("upload with a preview")
+    share_url = upload_through_the_page(page, photo_file(tmp_path), pin="4821", views="3 times")
+    page.locator("#created button[data-copy]").focus()
+    check("created")
+    manage_url = page.locator("#manage-url").input_value()
+
+    page.goto(share_url)
+    check("open with a PIN")
+    page.get_by_label("PIN").fill("0000")
+    page.get_by_role("button", name="View photo").click()
+    expect()(page.locator("#view-error")).to_be_visible()
+    check("wrong PIN")
+    page.get_by_label("PIN").fill("4821")
+    page.get_by_role("button", name="View photo").click()
+    expect()(page.get_by_role("img", name="The shared photo")).to_be_visible()
+    check("viewed photo")
+
+    page.goto(manage_url)
+    check("manage")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete now").click()
+    expect()(page.locator("#status")).to_contain_text("Ended")
+    check("manage after delete")
+    page.goto(share_url)
+    check("gone")
+    page.goto(f"{site}/s/{'x' * 32}")
+    check("unknown link")
+    page.goto(f"{site}/no/such/page")
+    check("404")
+
+    last_view = make_share(views=1, prevent_download=True)
+    page.goto(f"{site}/s/{last_view.token}")
+    check("open, prevent download")
+    page.get_by_role("button", name="View photo").click()
+    expect()(page.locator("#after-view")).to_be_visible()
+    check("last view")
+
+    page.goto(f"{site}/s/{make_share().token}/report")
+    check("report")
+
+    assert {name: problems for name, problems in found.items() if problems} == {}
+    assert len(found) == 15
