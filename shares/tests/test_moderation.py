@@ -12,7 +12,7 @@ import pytest
 import requests
 import time_machine
 from django.apps import apps as django_apps
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
