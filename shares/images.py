@@ -39,6 +39,10 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 # HEIC/HEIF decoding comes from libheif; Pillow decodes AVIF itself.
 pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+# Pillow warns about pictures over its own MAX_IMAGE_PIXELS; ours (max_pixels) is checked
+# right after the header is read, before any decoding. A process-wide filter, because
+# warnings.catch_warnings() is not thread-safe and gunicorn runs threads.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 FORMATS = {
     # Pillow format: (content type, file extension)
@@ -129,9 +133,7 @@ def _identify(raw: bytes, *, max_pixels: int) -> str:
     """The format, read from the file's header only; refuses a picture that declares
     more pixels than the limit before a single pixel is decoded."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw), formats=OPENERS)
+        image = Image.open(io.BytesIO(raw), formats=OPENERS)
     except Image.DecompressionBombError:
         # Pillow's own ceiling (twice its MAX_IMAGE_PIXELS), met before ours can be.
         raise _too_large(max_pixels) from None
@@ -164,29 +166,27 @@ def _decode_fully(data: bytes, fmt: str, *, max_pixels: int) -> tuple[int, int]:
     broken. Returns the stored (unrotated) width and height."""
     budget = max_pixels * ANIMATION_PIXEL_FACTOR
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=["JPEG" if fmt == "MPO" else fmt]) as image:
-                if image.width * image.height > max_pixels:
-                    raise _too_large(max_pixels, image.size)
-                if image.format == "JPEG":
-                    # libjpeg still reads and Huffman-decodes every block of every scan
-                    # (so a cut or broken stream fails), but at 1/8 scale it skips most
-                    # of the inverse DCT: the pixels are not needed, only the proof that
-                    # they decode. The stored bytes are the upload's, so they are equal.
-                    size = image.size
-                    image.draft(image.mode, (max(image.width // 8, 1), max(image.height // 8, 1)))
-                    image.load()
-                    return size
-                frames = getattr(image, "n_frames", 1)
-                if frames * image.width * image.height > budget:
-                    raise InvalidPhoto(
-                        f"The animation is too large ({frames} frames of {image.width}x{image.height} pixels)."
-                    )
-                for frame in range(frames):
-                    image.seek(frame)
-                    image.load()
-                return image.size
+        with Image.open(io.BytesIO(data), formats=["JPEG" if fmt == "MPO" else fmt]) as image:
+            if image.width * image.height > max_pixels:
+                raise _too_large(max_pixels, image.size)
+            if image.format == "JPEG":
+                # libjpeg still reads and Huffman-decodes every block of every scan
+                # (so a cut or broken stream fails), but at 1/8 scale it skips most
+                # of the inverse DCT: the pixels are not needed, only the proof that
+                # they decode. The stored bytes are the upload's, so they are equal.
+                size = image.size
+                image.draft(image.mode, (max(image.width // 8, 1), max(image.height // 8, 1)))
+                image.load()
+                return size
+            frames = getattr(image, "n_frames", 1)
+            if frames * image.width * image.height > budget:
+                raise InvalidPhoto(
+                    f"The animation is too large ({frames} frames of {image.width}x{image.height} pixels)."
+                )
+            for frame in range(frames):
+                image.seek(frame)
+                image.load()
+            return image.size
     except InvalidPhoto:
         raise
     except Image.DecompressionBombError:
@@ -607,22 +607,20 @@ def _convert(raw: bytes, fmt: str, found: _Found, *, max_pixels: int) -> CleanPh
     """Decode the primary image and write it as a JPEG (PNG if it has transparency)
     that carries only the pixels and the colour profile."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(raw), formats=[fmt]) as image:
-                if fmt == "AVIF" and getattr(image, "n_frames", 1) > 1:
-                    raise InvalidPhoto("Animated AVIF is not supported; send it as an animated GIF or WebP.")
-                if image.width * image.height > max_pixels:
-                    raise _too_large(max_pixels, image.size)
-                if image.info.get("exif"):
-                    found.exif(image.info["exif"])
-                if image.info.get("xmp"):
-                    found.xmp(image.info["xmp"])
-                icc = image.info.get("icc_profile")
-                image.load()
-                # libheif applies HEIF's rotation and mirroring itself; Pillow's AVIF
-                # reports them as an EXIF orientation, which this applies.
-                upright = ImageOps.exif_transpose(image)
+        with Image.open(io.BytesIO(raw), formats=[fmt]) as image:
+            if fmt == "AVIF" and getattr(image, "n_frames", 1) > 1:
+                raise InvalidPhoto("Animated AVIF is not supported; send it as an animated GIF or WebP.")
+            if image.width * image.height > max_pixels:
+                raise _too_large(max_pixels, image.size)
+            if image.info.get("exif"):
+                found.exif(image.info["exif"])
+            if image.info.get("xmp"):
+                found.xmp(image.info["xmp"])
+            icc = image.info.get("icc_profile")
+            image.load()
+            # libheif applies HEIF's rotation and mirroring itself; Pillow's AVIF
+            # reports them as an EXIF orientation, which this applies.
+            upright = ImageOps.exif_transpose(image)
     except InvalidPhoto:
         raise
     except Image.DecompressionBombError:
