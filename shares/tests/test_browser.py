@@ -315,7 +315,7 @@ def test_a_file_too_large_or_not_a_photo_is_refused_at_once(open_context, site, 
     notes.write_text("not a photo")
     page.locator("#id_photo").set_input_files(notes)
     expect()(page.get_by_role("alert")).to_have_text(
-        "“notes.txt” is not a photo Seen can share. Choose a JPEG, PNG, GIF or WebP image."
+        "“notes.txt” is not a photo Seen can share. Choose a JPEG, PNG, GIF, WebP, HEIC or AVIF image."
     )
 
     fake = tmp_path / "fake.jpg"
@@ -327,6 +327,27 @@ def test_a_file_too_large_or_not_a_photo_is_refused_at_once(open_context, site, 
     page.get_by_role("button", name="Create link").click()
     expect()(page.get_by_role("alert")).to_have_text("Choose a photo to share first.")
     assert posts == []
+
+
+def test_an_iphone_heic_photo_is_taken_even_where_the_browser_cannot_preview_it(
+    open_context, site, tmp_path
+):
+    from .photos import heic_photo
+
+    heic = tmp_path / "IMG_0001.HEIC"
+    heic.write_bytes(heic_photo(size=(120, 90)))
+    page = open_context().new_page()
+    page.goto(site + "/")
+    page.locator("#id_photo").set_input_files(heic)
+    expect()(page.locator("#preview-name")).to_have_text("IMG_0001.HEIC")
+    expect()(page.get_by_role("alert")).to_be_hidden()
+    # Chromium cannot decode HEIC: no preview, a note instead of a refusal.
+    expect()(page.locator("#preview-note")).to_have_text(
+        "This browser cannot show a preview of this format. Seen will turn it into a JPEG."
+    )
+    page.get_by_role("button", name="Create link").click()
+    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    assert Share.objects.get().content_type == "image/jpeg"
 
 
 def test_the_servers_refusal_shows_inline_and_keeps_the_chosen_photo(open_context, site, tmp_path, settings):

@@ -11,7 +11,15 @@
   var form = document.getElementById("upload-form");
   if (!form || !window.FormData || !window.XMLHttpRequest || !window.URL) return;
 
-  var TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+  // What the server accepts. HEIC/HEIF (iPhone photos) and AVIF are converted to JPEG
+  // there; a browser may not be able to preview them, which is not a reason to refuse.
+  var SHOWN_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+  var CONVERTED_TYPES = ["image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence", "image/avif"];
+  var BY_EXTENSION = {
+    jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", gif: "image/gif", webp: "image/webp",
+    heic: "image/heic", heif: "image/heif", avif: "image/avif"
+  };
+  var previewNote = document.getElementById("preview-note");
   var input = document.getElementById("id_photo");
   var dropzone = document.getElementById("dropzone");
   var preview = document.getElementById("preview");
@@ -31,6 +39,7 @@
   var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10) || Infinity;
 
   var chosen = null;
+  var chosenPreviewable = true;
   var previewUrl = null;
   var request = null;
   var lastAnnounced = -1;
@@ -67,8 +76,10 @@
     say(errorBox, "");
     if (!file) return;
     var name = file.name || "pasted photo";
-    if (TYPES.indexOf(file.type) === -1) {
-      reject("“" + name + "” is not a photo Seen can share. Choose a JPEG, PNG, GIF or WebP image.");
+    // Some systems give no type for HEIC files: the extension tells then.
+    var type = file.type || BY_EXTENSION[(name.split(".").pop() || "").toLowerCase()] || "";
+    if (SHOWN_TYPES.indexOf(type) === -1 && CONVERTED_TYPES.indexOf(type) === -1) {
+      reject("“" + name + "” is not a photo Seen can share. Choose a JPEG, PNG, GIF, WebP, HEIC or AVIF image.");
       return;
     }
     if (file.size === 0) {
@@ -80,6 +91,9 @@
       return;
     }
     chosen = file;
+    chosenPreviewable = SHOWN_TYPES.indexOf(type) !== -1;
+    previewImg.hidden = false;
+    say(previewNote, "");
     // Keep the input in step, so a plain submit would send this photo too.
     if (!input.files || input.files[0] !== file) {
       try {
@@ -100,7 +114,13 @@
   }
 
   previewImg.addEventListener("error", function () {
-    if (chosen) reject("“" + (chosen.name || "This file") + "” could not be read as an image. Choose another photo.");
+    if (!chosen || !previewImg.getAttribute("src")) return;
+    if (chosenPreviewable) {
+      reject("“" + (chosen.name || "This file") + "” could not be read as an image. Choose another photo.");
+    } else {
+      previewImg.hidden = true;
+      say(previewNote, "This browser cannot show a preview of this format. Seen will turn it into a JPEG.");
+    }
   });
 
   input.addEventListener("change", function () {
