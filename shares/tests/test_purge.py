@@ -200,6 +200,7 @@ def test_a_row_locked_elsewhere_is_skipped_not_waited_for():
     assert free.photo_key not in stored_keys()
 
 
+@pytest.mark.sqlite_too
 def test_two_purges_at_once_split_the_work(s3_calls):
     expired_rows(600)
     s3_calls.clear()
