@@ -234,6 +234,25 @@ def drop_file(page, selector: str, path: Path, mime: str = "image/jpeg") -> None
         page.dispatch_event(selector, event, {"dataTransfer": transfer})
 
 
+def test_a_share_button_appears_where_the_browser_can_share(open_context, site, tmp_path):
+    # Desktop Chromium on Linux has no Web Share API; a phone browser does. This stands in
+    # for the phone's share sheet and records what the page hands to it.
+    context = open_context(viewport=PHONE)
+    context.add_init_script(
+        """navigator.share = data => { window.sharedWith = data; return Promise.resolve(); };"""
+    )
+    page = context.new_page()
+    page.goto(site + "/")
+    share_url = upload_through_the_page(page, photo_file(tmp_path))
+    page.get_by_role("button", name="Share…").click()
+    assert page.evaluate("window.sharedWith") == {"title": "A photo for you", "url": share_url}
+
+    without = open_context().new_page()
+    without.goto(site + "/")
+    upload_through_the_page(without, photo_file(tmp_path))
+    expect()(without.get_by_role("button", name="Share…")).to_be_hidden()
+
+
 def test_a_dropped_photo_uploads_with_a_progress_bar_that_counts_up(open_context, site, tmp_path):
     page = open_context(viewport=PHONE).new_page()
     page.goto(site + "/")
@@ -518,9 +537,12 @@ def test_a_photo_without_prevent_download_keeps_the_usual_menu(open_context, sit
 
 
 @pytest.fixture(scope="session")
-def screenshot_dir() -> Path:
+def screenshot_dir(request) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    print(f"\nScreenshots of the pages are saved in {SCREENSHOTS}")
+    # Printed past pytest's capture, so a plain `pytest -q` run says where they are.
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\nScreenshots of the pages are saved in {SCREENSHOTS}")
     return SCREENSHOTS
 
 
@@ -532,6 +554,17 @@ def upload_through_the_page(page, path: Path, *, pin: str = "", views: str = "On
     page.get_by_role("button", name="Create link").click()
     expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
     return page.locator("#share-url").input_value()
+
+
+def snap(page, path: str) -> None:
+    """A screenshot of the whole page. Chromium's full-page capture re-lays the page out
+    as a mouse device (a phone's `pointer: coarse` styles vanish), so the viewport is made
+    as tall as the page instead, for the moment of the shot."""
+    viewport = page.viewport_size
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": viewport["width"], "height": max(height, viewport["height"])})
+    page.screenshot(path=path)
+    page.set_viewport_size(viewport)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -547,27 +580,27 @@ def test_screenshots_of_the_upload_created_and_view_pages(
     prefix = screenshot_dir / f"{device}-{scheme}"
 
     page.goto(site + "/")
-    page.screenshot(path=f"{prefix}-1-upload.png", full_page=True)
+    snap(page, f"{prefix}-1-upload.png")
     page.locator("#id_photo").set_input_files(photo_file(tmp_path))
     expect()(page.locator("#preview-img")).to_be_visible()
-    page.screenshot(path=f"{prefix}-2-upload-chosen.png", full_page=True)
+    snap(page, f"{prefix}-2-upload-chosen.png")
     share_url = upload_through_the_page(page, photo_file(tmp_path), pin="4821", views="3 times")
-    page.screenshot(path=f"{prefix}-3-created.png", full_page=True)
+    snap(page, f"{prefix}-3-created.png")
 
     viewer = open_context(**options).new_page()
     viewer.goto(share_url)
-    viewer.screenshot(path=f"{prefix}-4-open.png", full_page=True)
+    snap(viewer, f"{prefix}-4-open.png")
     viewer.get_by_label("PIN").fill("4821")
     viewer.get_by_role("button", name="View photo").click()
     expect()(viewer.get_by_role("img", name="The shared photo")).to_be_visible()
-    viewer.screenshot(path=f"{prefix}-5-view.png", full_page=True)
+    snap(viewer, f"{prefix}-5-view.png")
 
     manage_url = page.locator("#manage-url").input_value()
     page.goto(manage_url)
     expect()(page.locator("#views-used")).to_have_text("1")
-    page.screenshot(path=f"{prefix}-6-manage.png", full_page=True)
+    snap(page, f"{prefix}-6-manage.png")
     page.goto(f"{site}/s/{'x' * 32}")
-    page.screenshot(path=f"{prefix}-7-not-found.png", full_page=True)
+    snap(page, f"{prefix}-7-not-found.png")
     for name in ("1-upload", "3-created", "5-view"):
         assert Path(f"{prefix}-{name}.png").stat().st_size > 10_000
 
