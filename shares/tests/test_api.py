@@ -118,7 +118,7 @@ def test_the_html_form_creates_a_share_and_shows_both_links(client):
 
 
 def test_the_html_form_shows_a_clear_error_and_stores_nothing(client):
-    response = upload(client, path="/", photo=jpeg_file(data=b"GIF89a but not really"))
+    response = upload(client, path="/", photo=jpeg_file(data=b"<html><body>not a photo</body></html>"))
     assert response.status_code == 400
     assert "not a photo" in response.content.decode()
     assert Share.objects.count() == 0
