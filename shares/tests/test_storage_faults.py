@@ -349,3 +349,8 @@ def test_purge_orphans_removes_what_a_crash_between_upload_and_insert_left(local
         assert stored_keys() == [orphan]
         assert ", 1 orphans in " in purge("--orphans")
     assert stored_keys() == []
+
+
+def test_purge_orphans_with_storage_unreachable_says_so_without_a_traceback(unreachable_storage):
+    with pytest.raises(CommandError, match=r"purge stopped: EndpointConnectionError"):
+        purge("--orphans")

@@ -45,7 +45,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run: bool, batch_size: int, orphans: bool, every: int | None, **options):
         if every is None:
-            result = self.run_once(dry_run=dry_run, batch_size=batch_size, orphans=orphans)
+            try:
+                result = self.run_once(dry_run=dry_run, batch_size=batch_size, orphans=orphans)
+            except (DatabaseError, *STORAGE_ERRORS) as exc:
+                # Cron mails this line, not a traceback; nothing half-done is lost (see help).
+                raise CommandError(f"purge stopped: {exc.__class__.__name__}: {exc}") from None
             if result.failed:
                 raise CommandError(
                     f"{result.failed} photo(s) could not be deleted; their shares are kept and "
