@@ -83,7 +83,9 @@ def upload_objects(keys: list[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shares", type=int, default=10_000)
-    parser.add_argument("--sqlite", action="store_true", help="use a temporary SQLite file instead of PostgreSQL")
+    parser.add_argument(
+        "--sqlite", action="store_true", help="use a temporary SQLite file instead of PostgreSQL"
+    )
     args = parser.parse_args()
 
     from moto.server import ThreadedMotoServer
@@ -193,7 +195,10 @@ def run(count: int, database_url: str) -> int:
     )
 
     speedup = single_seconds / purge_seconds if purge_seconds else float("inf")
-    print(f"ratio: purge is {speedup:.1f}x faster, with {single_deletes / max(purge_deletes, 1):.0f}x fewer delete requests")
+    print(
+        f"ratio: purge is {speedup:.1f}x faster, with "
+        f"{single_deletes / max(purge_deletes, 1):.0f}x fewer delete requests"
+    )
     budget = max(15, 15 * count // 10_000)
     requests_ok = purge_deletes <= budget
     speed_ok = speedup >= 10

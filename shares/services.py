@@ -662,7 +662,8 @@ def _purge_shares(*, batch_size: int) -> PurgeResult:
         claimed: list[Share] = []
         photos = 0
         while photos < DELETE_OBJECTS_MAX:
-            batch = _purge_claim(after_pk=last_pk, limit=min(batch_size, DELETE_OBJECTS_MAX - photos))
+            limit = min(batch_size, DELETE_OBJECTS_MAX - photos)
+            batch = _purge_claim(after_pk=last_pk, limit=limit)
             if not batch:
                 break
             last_pk = batch[-1].pk
@@ -693,7 +694,8 @@ def _purge_shares(*, batch_size: int) -> PurgeResult:
 
         gone = [share.pk for share in claimed if share.photo_key not in errors]
         for start in range(0, len(gone), batch_size):
-            _count, per_model = Share.objects.filter(pk__in=gone[start : start + batch_size]).delete()
+            chunk = gone[start : start + batch_size]
+            _count, per_model = Share.objects.filter(pk__in=chunk).delete()
             purged += per_model.get(Share._meta.label, 0)
     return PurgeResult(shares=purged, objects=objects, failed=failed)
 
@@ -784,10 +786,13 @@ def _stored_photos(*, older_than):
     bucket = getattr(default_storage, "bucket", None)
     if bucket is not None:
         pages = bucket.meta.client.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket.name, Prefix=PHOTO_PREFIX, PaginationConfig={"PageSize": DELETE_OBJECTS_MAX}
+            Bucket=bucket.name,
+            Prefix=PHOTO_PREFIX,
+            PaginationConfig={"PageSize": DELETE_OBJECTS_MAX},
         )
         for page in pages:
-            keys = [obj["Key"] for obj in page.get("Contents", []) if obj["LastModified"] < older_than]
+            contents = page.get("Contents", [])
+            keys = [obj["Key"] for obj in contents if obj["LastModified"] < older_than]
             if keys:
                 yield keys
         return

@@ -243,9 +243,7 @@ def test_a_claim_left_by_a_crashed_purge_is_taken_over_once_it_expires():
 
 def test_a_photo_still_being_sent_is_kept_until_the_stream_ends_or_an_hour_passes(make_share):
     created = make_share(views=1)
-    Share.objects.update(
-        ended_at=timezone.now(), end_reason=EndReason.VIEWED, streams_open=1
-    )
+    Share.objects.update(ended_at=timezone.now(), end_reason=EndReason.VIEWED, streams_open=1)
 
     assert purge().startswith("purged 0 shares")
     assert stored_keys() == [created.share.photo_key]

@@ -46,7 +46,10 @@ def test_it_moves_its_rule_when_the_expiry_choices_change_and_keeps_other_rules(
 
     output, _ = setup_bucket()
 
-    rules = {rule["ID"]: rule for rule in s3.get_bucket_lifecycle_configuration(Bucket=TEST_BUCKET)["Rules"]}
+    rules = {
+        rule["ID"]: rule
+        for rule in s3.get_bucket_lifecycle_configuration(Bucket=TEST_BUCKET)["Rules"]
+    }
     assert set(rules) == {"logs-cleanup", "seen-safety-net"}
     assert rules["logs-cleanup"]["Expiration"] == {"Days": 30}
     assert rules["seen-safety-net"]["Expiration"] == {"Days": 31}

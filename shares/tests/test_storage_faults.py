@@ -77,7 +77,10 @@ def faults(monkeypatch):
         if operation_name in faults.failing:
             raise ClientError(
                 {
-                    "Error": {"Code": "InternalError", "Message": "We encountered an internal error."},
+                    "Error": {
+                        "Code": "InternalError",
+                        "Message": "We encountered an internal error.",
+                    },
                     "ResponseMetadata": {"HTTPStatusCode": 500},
                 },
                 operation_name,
@@ -91,7 +94,8 @@ def faults(monkeypatch):
                 params = {**api_params, "Delete": {**api_params["Delete"], "Objects": allowed}}
                 response = original(client, operation_name, params)
             response.setdefault("Errors", []).extend(
-                {"Key": obj["Key"], "Code": "AccessDenied", "Message": "Access Denied"} for obj in refused
+                {"Key": obj["Key"], "Code": "AccessDenied", "Message": "Access Denied"}
+                for obj in refused
             )
             return response
         return original(client, operation_name, api_params)
@@ -137,7 +141,9 @@ def test_an_upload_while_storage_is_unreachable_answers_503_json_and_leaves_no_r
     assert Share.objects.count() == 0
 
 
-def test_an_upload_while_storage_is_unreachable_answers_a_503_page(live_server, unreachable_storage):
+def test_an_upload_while_storage_is_unreachable_answers_a_503_page(
+    live_server, unreachable_storage
+):
     session, csrf = csrf_session(live_server.url)
 
     response = session.post(
@@ -250,9 +256,12 @@ def test_a_share_whose_photo_is_missing_ends_with_410_not_500(live_server, make_
 
 
 @pytest.mark.skipif(
-    "postgres" not in settings.DATABASES["default"]["ENGINE"], reason="simulates a PostgreSQL outage"
+    "postgres" not in settings.DATABASES["default"]["ENGINE"],
+    reason="simulates a PostgreSQL outage",
 )
-def test_the_database_unavailable_answers_503_without_a_traceback(live_server, make_share, monkeypatch):
+def test_the_database_unavailable_answers_503_without_a_traceback(
+    live_server, make_share, monkeypatch
+):
     from django.db.backends.postgresql.base import DatabaseWrapper
 
     created = make_share(views=3)
@@ -275,7 +284,9 @@ def test_the_database_unavailable_answers_503_without_a_traceback(live_server, m
 
     view = requests.post(f"{live_server.url}/s/{created.token}", headers=JSON)
     assert view.status_code == 503
-    assert view.json() == {"error": "The service is briefly unavailable. Please try again in a minute."}
+    assert view.json() == {
+        "error": "The service is briefly unavailable. Please try again in a minute."
+    }
 
     upload = requests.post(
         live_server.url + "/api/shares",

@@ -27,14 +27,19 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help="print what would go; delete nothing")
         parser.add_argument(
-            "--batch-size", type=positive_int, default=500, help="rows claimed per transaction (default 500)"
+            "--dry-run", action="store_true", help="print what would go; delete nothing"
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=positive_int,
+            default=500,
+            help="rows claimed per transaction (default 500)",
         )
         parser.add_argument(
             "--orphans",
             action="store_true",
-            help="also delete objects under photos/ that no share references and that are over an hour old",
+            help="also delete objects under photos/ that no share references, over an hour old",
         )
         parser.add_argument(
             "--every",
@@ -43,7 +48,9 @@ class Command(BaseCommand):
             help="run again every SECONDS until SIGTERM or Ctrl-C (for a container without cron)",
         )
 
-    def handle(self, *args, dry_run: bool, batch_size: int, orphans: bool, every: int | None, **options):
+    def handle(
+        self, *args, dry_run: bool, batch_size: int, orphans: bool, every: int | None, **options
+    ):
         if every is None:
             try:
                 result = self.run_once(dry_run=dry_run, batch_size=batch_size, orphans=orphans)
@@ -78,7 +85,9 @@ class Command(BaseCommand):
         def request_stop(signum, frame):
             stop.set()
 
-        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {
+            sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
         try:
             while not stop.is_set():
                 try:

@@ -54,7 +54,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--create", action="store_true", help="create the bucket if it does not exist (development)"
+            "--create",
+            action="store_true",
+            help="create the bucket if it does not exist (development)",
         )
 
     def handle(self, *args, create: bool, **options):
