@@ -275,6 +275,20 @@ def test_a_dropped_photo_uploads_with_a_progress_bar_that_counts_up(open_context
     assert shown[-1] == "100%"
     assert Share.objects.count() == 1
 
+    # A photo dropped on the created page must not make the browser leave it for the
+    # file (the default action of a drop the page does not cancel).
+    cancelled = page.evaluate(
+        """() => {
+          const transfer = new DataTransfer();
+          transfer.items.add(new File(["x"], "other.jpg", {type: "image/jpeg"}));
+          const drop = new DragEvent("drop", {bubbles: true, cancelable: true, dataTransfer: transfer});
+          document.querySelector("main h1").dispatchEvent(drop);
+          return drop.defaultPrevented;
+        }"""
+    )
+    assert cancelled is True
+    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
+
 
 def test_cancel_stops_an_upload_and_nothing_is_shared(open_context, site, tmp_path):
     page = open_context().new_page()
@@ -385,11 +399,12 @@ def test_the_servers_refusal_shows_inline_and_keeps_the_chosen_photo(open_contex
 # --- without JavaScript --------------------------------------------------------------------
 
 
-def test_the_same_flow_works_with_javascript_turned_off(open_context, site, tmp_path):
+def test_the_same_flow_works_with_javascript_turned_off(open_context, site, tmp_path, screenshot_dir):
     sender = open_context(java_script_enabled=False).new_page()
     sender.goto(site + "/")
     expect()(sender.locator("#id_photo")).to_be_visible()  # the plain file input
     sender.locator("#id_photo").set_input_files(photo_file(tmp_path))
+    snap(sender, f"{screenshot_dir}/no-js-1-upload.png")
     choose_option(sender, "Once")
     sender.get_by_label("PIN").fill("4821")
     with sender.expect_navigation() as created:
@@ -399,6 +414,7 @@ def test_the_same_flow_works_with_javascript_turned_off(open_context, site, tmp_
     expect()(sender.locator("svg.qr-code")).to_be_visible()
     # Buttons that need script stay hidden; the link is there to select and copy.
     expect()(sender.locator("#created button[data-copy]")).to_be_hidden()
+    snap(sender, f"{screenshot_dir}/no-js-2-created.png")
     share_url = sender.locator("#share-url").input_value()
     assert TOKEN_URL.match(share_url)
 

@@ -39,6 +39,7 @@
   var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10) || Infinity;
 
   var chosen = null;
+  var finished = false;  // the created page is showing: the form is gone
   var chosenPreviewable = true;
   var previewUrl = null;
   var request = null;
@@ -153,8 +154,10 @@
     dragDepth = 0;
     dropzone.classList.remove("dragging");
     if (!hasFiles(event)) return;
+    // Also on the created page: the browser would leave it to show the file, and the
+    // links on it cannot be shown again.
     event.preventDefault();
-    if (request) return;
+    if (request || finished) return;
     choose(event.dataTransfer.files[0], "drop");
   });
 
@@ -165,7 +168,7 @@
 
   document.addEventListener("paste", function (event) {
     var data = event.clipboardData;
-    if (!data || request) return;
+    if (!data || request || finished) return;
     var file = null;
     for (var i = 0; i < (data.items || []).length; i++) {
       if (data.items[i].kind === "file") { file = data.items[i].getAsFile(); break; }
@@ -272,6 +275,7 @@
   function showCreated(page) {
     var main = document.getElementById("main");
     var incoming = page.getElementById("main");
+    finished = true;
     if (previewUrl) URL.revokeObjectURL(previewUrl);
     while (main.firstChild) main.removeChild(main.firstChild);
     Array.prototype.forEach.call(incoming.childNodes, function (node) {
