@@ -256,12 +256,12 @@ def test_a_share_button_appears_where_the_browser_can_share(open_context, site, 
 def test_a_dropped_photo_uploads_with_a_progress_bar_that_counts_up(open_context, site, tmp_path):
     page = open_context(viewport=PHONE).new_page()
     page.goto(site + "/")
-    big = photo_file(tmp_path, name="big.jpg", size=(900, 700), noisy=True)
+    big = photo_file(tmp_path, name="big.jpg", size=(600, 450), noisy=True)  # about 500 KB
     drop_file(page, "#dropzone", big)
     expect()(page.locator("#photo-status")).to_contain_text("Photo dropped: big.jpg")
     expect()(page.get_by_role("img", name="Preview of the chosen photo")).to_be_visible()
 
-    throttle_uploads(page, 400_000)
+    throttle_uploads(page, 250_000)
     record_progress(page)
     page.get_by_role("button", name="Create link").click()
     progress = page.get_by_role("progressbar")
