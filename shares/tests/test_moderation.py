@@ -609,40 +609,60 @@ def test_reports_to_suspend_is_empty_for_the_default_or_a_positive_number():
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+def in_chromium(steps) -> None:
+    """Run `steps(page)` in a fresh headless Chromium, on a thread of its own: another
+    test file may hold a Playwright session (and its event loop) on this thread."""
+    from playwright.sync_api import sync_playwright
+
+    failures = []
+
+    def run():
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+                )
+                try:
+                    steps(browser.new_page())
+                finally:
+                    browser.close()
+        except BaseException as exc:  # re-raised in the test's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
 def test_a_moderator_works_the_desk_in_a_real_browser(live_server, moderator, make_share):
     """The site's no-referrer policy makes browsers send "Origin: null" with form posts,
     which Django's CSRF check refuses: only a real browser shows the admin still works."""
-    from playwright.sync_api import sync_playwright
-
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # ORM calls beside playwright's loop
     created = make_share(views=3)
     report(created.token)
     report(created.token)
     share_pk = created.share.pk
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{live_server.url}/admin/login/")
-            page.fill("#id_username", "mod")
-            page.fill("#id_password", "pw")
-            page.click("input[type=submit]")
-            page.goto(f"{live_server.url}/admin/shares/share/{share_pk}/change/")
-            assert "suspended" in page.content()
-            page.click("text=Preview photo")
-            with page.expect_response(lambda r: r.request.method == "POST") as answer:
-                page.click("input[value='Show the photo']")
-            assert answer.value.status == 200
-            assert answer.value.headers["content-type"] == "image/jpeg"
-            page.goto(f"{live_server.url}/admin/shares/share/{share_pk}/change/")
-            page.select_option("select[name='CHANGE_FORM-action']", "restore")
-            page.click("button[name=index]")
-            assert page.wait_for_selector("text=Restored 1 shares.")
-        finally:
-            browser.close()
+
+    def moderate(page):
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "mod")
+        page.fill("#id_password", "pw")
+        page.click("input[type=submit]")
+        page.goto(f"{live_server.url}/admin/shares/share/{share_pk}/change/")
+        assert "suspended" in page.content()
+        page.click("text=Preview photo")
+        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            page.click("input[value='Show the photo']")
+        assert answer.value.status == 200
+        assert answer.value.headers["content-type"] == "image/jpeg"
+        page.goto(f"{live_server.url}/admin/shares/share/{share_pk}/change/")
+        page.select_option("select[name='CHANGE_FORM-action']", "restore")
+        page.click("button[name=index]")
+        assert page.wait_for_selector("text=Restored 1 shares.")
+
+    in_chromium(moderate)
     assert list(ModerationEvent.objects.order_by("pk").values_list("action", "actor_name")) == [
         (ModerationAction.SUSPENDED, "system"),
         (ModerationAction.PREVIEWED, "mod"),
