@@ -89,8 +89,10 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Early, so even a 413 or a 429 about a share is never cached or indexed.
     "shares.middleware.PrivateResponseMiddleware",
+    "shares.middleware.MethodNotAllowedMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "shares.middleware.UploadSizeLimitMiddleware",
+    "shares.middleware.FormMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

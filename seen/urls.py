@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from shares.ratelimits import rate_limited
 
@@ -15,6 +15,7 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
     return HttpResponse(ROBOTS_TXT, content_type="text/plain; charset=utf-8")
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @rate_limited("admin_login")
 def admin_login(request: HttpRequest, **kwargs) -> HttpResponse:
     """The admin's own login view; every password tried is counted against the client."""

@@ -78,7 +78,17 @@ class ShareForm(forms.Form):
 
 
 class PinForm(forms.Form):
-    pin = forms.CharField(required=False, max_length=64, strip=True)
+    # The same shape as at upload: anything else cannot match, so it is refused unchecked.
+    pin = forms.RegexField(
+        regex=r"^[0-9]{4,8}$",
+        required=False,
+        strip=True,
+        max_length=8,
+        error_messages={
+            "invalid": "The PIN is 4 to 8 digits.",
+            "max_length": "The PIN is 4 to 8 digits.",
+        },
+    )
 
 
 class ReportForm(forms.Form):

@@ -1,6 +1,8 @@
+from io import IOBase
+
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.utils.cache import add_never_cache_headers
 
 from .views import error_response, too_large_message
@@ -48,6 +50,59 @@ class PrivateResponseMiddleware:
         return response
 
 
+class MethodNotAllowedMiddleware:
+    """Django's 405 is an empty page; say it in words (JSON for the API), keeping Allow."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ) and not getattr(response, "streaming", False) and not response.content:
+            allowed = response.get("Allow", "")
+            replacement = error_response(
+                request, 405, f"This address does not accept {request.method} requests."
+                + (f" It accepts: {allowed}." if allowed else ""),
+            )
+            if allowed:
+                replacement["Allow"] = allowed
+            return replacement
+        return response
+
+
+class FormMiddleware:
+    """Read the form of a POST to the project's own pages before any view, and refuse
+    a body that ended early or that sends a field twice (views=1&views=10, two PINs).
+
+    Django would quietly use the last of two values; which one counts would then be a
+    guess, and a check that reads another copy than the code that acts is how filters
+    are bypassed. The admin is left alone: its forms repeat fields on purpose.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and (
+            request.path_info == "/" or request.path_info.startswith(_PRIVATE_PREFIXES)
+        ):
+            try:
+                request.POST, request.FILES  # noqa: B018 - parse now, while we can answer 400
+            except UnreadablePostError:
+                return error_response(
+                    request, 400, "The request ended before all of it arrived. Please try again."
+                )
+            repeated = sorted(name for name, values in request.POST.lists() if len(values) > 1)
+            repeated += sorted(name for name, files in request.FILES.lists() if len(files) > 1)
+            if repeated:
+                return error_response(
+                    request, 400, f"Send each field once: {', '.join(repeated)} came more than once."
+                )
+        return self.get_response(request)
+
+
 class UploadSizeLimitMiddleware:
     """Answer 413 from Content-Length alone, before any middleware reads the body."""
 
@@ -58,13 +113,47 @@ class UploadSizeLimitMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
+            length = -1
+        if length < 0:
             return error_response(request, 400, "Content-Length must be a number.")
         if length > settings.SEEN_MAX_UPLOAD_BYTES + _ENVELOPE_BYTES:
             response = error_response(request, 413, too_large_message())
             # The body was not read; tell the client not to reuse the connection.
             response["Connection"] = "close"
             return response
+        if length:
+            # Django reads a body that ends early as if it were complete; this makes it an
+            # error (UnreadablePostError), which FormMiddleware answers with 400.
+            request._stream = _WholeBody(request._stream, length)
         return self.get_response(request)
+
+
+class _WholeBody(IOBase):
+    """A request body that must be as long as its Content-Length says."""
+
+    def __init__(self, stream, expected: int):
+        super().__init__()
+        self._stream = stream
+        self._expected = expected
+        self._received = 0
+
+    def _count(self, data: bytes, size) -> bytes:
+        self._received += len(data)
+        if not data and size != 0 and self._received < self._expected:
+            raise OSError(
+                f"the request body ended after {self._received} of {self._expected} bytes"
+            )
+        return data
+
+    def read(self, size=-1, /) -> bytes:
+        return self._count(self._stream.read(size), size)
+
+    def readline(self, size=-1, /) -> bytes:
+        return self._count(self._stream.readline(size), size)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
 
 
 class DatabaseUnavailableMiddleware:

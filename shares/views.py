@@ -174,7 +174,11 @@ def _share_page(request: HttpRequest, token: str) -> HttpResponse:
 
 def _share_view(request: HttpRequest, token: str) -> HttpResponse:
     form = PinForm(request.POST)
-    pin = form.cleaned_data["pin"] if form.is_valid() else ""
+    if not form.is_valid():
+        # Not a PIN at all (too long, not digits): no share's PIN can match it, so nothing
+        # is looked up, checked or counted.
+        return error_response(request, 400, "The PIN is 4 to 8 digits.")
+    pin = form.cleaned_data["pin"]
     try:
         viewed = services.share_view(token=token, pin=pin)
     except services.ShareNotFound:
