@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -170,35 +171,55 @@ def load(
     expect_status: int = 200,
 ) -> LoadResult:
     """Send at most max_requests (and for at most max_seconds) over keep-alive connections."""
+
+    def http_client() -> Callable[[], tuple[bool, int]]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+        def attempt() -> tuple[bool, int]:
+            nonlocal conn
+            try:
+                conn.request(method, path, body=body, headers=headers or {})
+                response = conn.getresponse()
+                return response.status == expect_status, len(response.read())
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                return False, 0
+
+        return attempt
+
+    return bounded_load(http_client, concurrency=concurrency, max_requests=max_requests, max_seconds=max_seconds)
+
+
+def bounded_load(
+    client: Callable[[], Callable[[], tuple[bool, int]]],
+    *,
+    concurrency: int,
+    max_requests: int,
+    max_seconds: float,
+) -> LoadResult:
+    """Run `concurrency` threads, each with its own client() attempt function returning
+    (ok, bytes received), until max_requests attempts were made or max_seconds passed."""
     lock = threading.Lock()
     latencies: list[float] = []
     counters = {"sent": 0, "errors": 0, "bytes": 0}
     deadline = time.monotonic() + max_seconds
 
     def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        attempt = client()
         while True:
             with lock:
                 if counters["sent"] >= max_requests or time.monotonic() > deadline:
-                    break
+                    return
                 counters["sent"] += 1
             started = time.perf_counter()
-            try:
-                conn.request(method, path, body=body, headers=headers or {})
-                response = conn.getresponse()
-                data = response.read()
-                ok = response.status == expect_status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                ok, data = False, b""
+            ok, received = attempt()
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
-                counters["bytes"] += len(data)
+                counters["bytes"] += received
                 if not ok:
                     counters["errors"] += 1
-        conn.close()
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]

@@ -14,13 +14,11 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    ROOT, Gunicorn, LoadResult, MotoServer, base_env, create_share, fresh_database, load, manage, noise_jpeg,
+    ROOT, Gunicorn, LoadResult, MotoServer, bounded_load, base_env, create_share, fresh_database, load, manage, noise_jpeg,
 )
 
 STATIC_NAME = "bench/photo-1mb.jpg"
@@ -29,39 +27,21 @@ def one_megabyte_jpeg() -> bytes:
     return noise_jpeg(880, 880, quality=90)
 
 
-def boto3_get_loop(endpoint: str, bucket: str, key: str, *, concurrency: int, max_requests: int, max_seconds: float) -> LoadResult:
+def boto3_get_loop(endpoint: str, bucket: str, key: str, **limits) -> LoadResult:
     import boto3
 
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    lock = threading.Lock()
-    latencies: list[float] = []
-    counters = {"sent": 0, "errors": 0, "bytes": 0}
-    deadline = time.monotonic() + max_seconds
 
-    def worker() -> None:
-        while True:
-            with lock:
-                if counters["sent"] >= max_requests or time.monotonic() > deadline:
-                    return
-                counters["sent"] += 1
-            started = time.perf_counter()
+    def boto3_client():
+        def attempt() -> tuple[bool, int]:
             try:
-                data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+                return True, len(client.get_object(Bucket=bucket, Key=key)["Body"].read())
             except Exception:  # noqa: BLE001 - counted as an error
-                data = b""
-                with lock:
-                    counters["errors"] += 1
-            with lock:
-                latencies.append(time.perf_counter() - started)
-                counters["bytes"] += len(data)
+                return False, 0
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return LoadResult(len(latencies), counters["errors"], time.perf_counter() - started, latencies, counters["bytes"])
+        return attempt
+
+    return bounded_load(boto3_client, **limits)
 
 
 def run_backend(name: str, env: dict[str, str], args, photo: Path, workdir: Path) -> dict[str, LoadResult]:
