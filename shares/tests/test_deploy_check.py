@@ -197,3 +197,16 @@ def test_a_forwarded_proto_counts_only_when_configured(client, https_on, setting
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     behind_proxy = client.get("/", HTTP_HOST="seen.example.org", HTTP_X_FORWARDED_PROTO="https")
     assert behind_proxy.status_code == 200
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    import re
+
+    read = set()
+    for source in ("seen/settings.py", "seen/gunicorn.py"):
+        text = (ROOT / source).read_text()
+        read |= set(re.findall(r'(?:env\.[a-z_]+|_[a-z_]+|environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"', text))
+        read |= set(re.findall(r"environ\.get\('([A-Z][A-Z0-9_]+)'", text))
+    listed = set(re.findall(r"^#?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert "SEEN_TRUSTED_PROXIES" in read and "PORT" in read  # the scan itself works
+    assert read - listed == set()
