@@ -446,7 +446,7 @@ def _png_text_value(kind: bytes, rest: bytes) -> bytes:
             return rest
         if kind == b"zTXt":
             return zlib.decompressobj().decompress(rest[1:], _PNG_TEXT_MAX)
-        compressed, _method = rest[0], rest[1]
+        compressed = rest[0]  # iTXt: flag, method, language, translated keyword, text
         _language, _, rest = rest[2:].partition(b"\x00")
         _translated, _, text = rest.partition(b"\x00")
         return zlib.decompressobj().decompress(text, _PNG_TEXT_MAX) if compressed else text
