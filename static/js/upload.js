@@ -207,6 +207,7 @@
     request = null;
     setBusy(false);
     say(errorBox, message || "");
+    submitButton.focus();  // the cancel button that had focus is hidden now
   }
 
   form.addEventListener("submit", function (event) {
