@@ -549,6 +549,36 @@ def test_a_one_pixel_image_is_fine(client, fmt, content_type):
 # --- what is stored and served -------------------------------------------------------------
 
 
+STORED_CASES = {
+    "phone jpeg": (lambda: photos.phone_jpeg(), "image/jpeg"),
+    "png": (lambda: photos.png_photo(exif=photos.camera_exif(), icc=photos.icc_profile()), "image/png"),
+    "animated gif": (lambda: photos.animated_gif(), "image/gif"),
+    "still webp": (lambda: photos.still_webp(exif=photos.camera_exif(), icc=photos.icc_profile()), "image/webp"),
+    "animated webp": (lambda: photos.animated_webp(exif=photos.camera_exif()), "image/webp"),
+    "heic": (lambda: photos.heic_photo(icc=photos.icc_profile()), "image/jpeg"),
+    "avif": (lambda: photos.avif_photo(), "image/jpeg"),
+}
+
+
+@needs_exiftool
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", STORED_CASES)
+def test_every_stored_photo_is_free_of_private_metadata(client, any_storage, case):
+    build, content_type = STORED_CASES[case]
+    upload = build()
+    assert private_tags(exiftool(upload))  # the upload did carry some
+
+    photo = SimpleUploadedFile("upload.bin", upload, content_type="application/octet-stream")
+    assert client.post("/api/shares", {"photo": photo}).status_code == 201
+    share = Share.objects.get()
+    assert share.content_type == content_type
+    assert stored_keys() == [share.photo_key]
+    with default_storage.open(share.photo_key, "rb") as stored:
+        data = stored.read()
+    assert private_tags(exiftool(data)) == []
+    assert share.size_bytes == len(data)
+
+
 @needs_exiftool
 @pytest.mark.django_db(transaction=True)
 def test_the_stored_and_served_photo_is_clean_typed_by_its_content_and_not_sniffable(live_server):
