@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 from PIL import Image
 
 from shares.models import Share
@@ -306,7 +307,7 @@ def test_cancel_stops_an_upload_and_nothing_is_shared(open_context, site, tmp_pa
     expect()(page.locator("#progress-percent")).not_to_have_text("0%")
     page.get_by_role("button", name="Cancel upload").click()
     expect()(page.locator("#photo-status")).to_have_text("Upload cancelled. Nothing was shared.")
-    expect()(page.get_by_role("button", name="Create link")).to_be_visible()
+    expect()(page.get_by_role("button", name="Create link")).to_be_focused()
     expect()(page.get_by_role("progressbar")).to_be_hidden()
     # The photo is still chosen: trying again is one click.
     expect()(page.locator("#preview")).to_be_visible()
@@ -756,6 +757,11 @@ def test_axe_finds_no_violations_on_any_page(open_context, site, tmp_path, make_
 
     page.goto(f"{site}/s/{make_share().token}/report")
     check("report")
+    under_review = make_share()
+    Share.objects.filter(pk=under_review.share.pk).update(suspended_at=timezone.now())
+    page.goto(f"{site}/s/{under_review.token}")
+    expect()(page.get_by_role("heading", name="This photo is under review")).to_be_visible()
+    check("under review")
 
     assert {name: problems for name, problems in found.items() if problems} == {}
-    assert len(found) == 15
+    assert len(found) == 16
