@@ -8,6 +8,8 @@ different people on different devices would. Screenshots go to bench/out/screens
 import io
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -240,6 +242,20 @@ def drop_file(page, selector: str, path: Path, mime: str = "image/jpeg") -> None
     )
     for event in ("dragenter", "dragover", "drop"):
         page.dispatch_event(selector, event, {"dataTransfer": transfer})
+
+
+def test_the_qr_code_scans_to_the_share_link(open_context, site, tmp_path):
+    if not shutil.which("zbarimg"):
+        pytest.fail("zbarimg is missing: apt-get install zbar-tools (bash .ci/run does)")
+    page = open_context(viewport=PHONE, device_scale_factor=2).new_page()
+    page.goto(site + "/")
+    share_url = upload_through_the_page(page, photo_file(tmp_path))
+    shot = tmp_path / "qr.png"
+    page.locator("svg.qr-code").screenshot(path=str(shot))
+    scanned = subprocess.run(
+        ["zbarimg", "--quiet", "--raw", str(shot)], capture_output=True, text=True, check=True
+    )
+    assert scanned.stdout.strip() == share_url
 
 
 def test_a_share_button_appears_where_the_browser_can_share(open_context, site, tmp_path):
