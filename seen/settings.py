@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "shares.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Early, so that answers from the middleware below (400, 405, 413) carry it too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Early, so even a 413 or a 429 about a share is never cached or indexed.
     "shares.middleware.PrivateResponseMiddleware",
     "shares.middleware.MethodNotAllowedMiddleware",
@@ -98,7 +100,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "shares.middleware.DatabaseUnavailableMiddleware",
 ]
 

@@ -254,6 +254,10 @@ def test_every_endpoint_refuses_bad_input_clearly(client, live_share, attack):
     assert "X-Injected" not in response
     assert "injected" not in str(response.cookies)
     assert "evil.example" not in response.get("Location", "")
+    # Refusals carry the same protective headers as every page.
+    assert response.get("X-Frame-Options") == "DENY"
+    assert response.get("Referrer-Policy") == "no-referrer"
+    assert "default-src 'self'" in response.get("Content-Security-Policy", "")
     assert_nothing_left_behind(live_share, keys_before)
     if attack.path.startswith("/api/"):
         assert response["Content-Type"] == "application/json"
