@@ -11,7 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Callable, Iterable
+from typing import IO, Callable, Iterable, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -757,19 +757,16 @@ def _error_text(exc: Exception) -> str:
     return f"{exc.__class__.__name__}: {exc}"[:500]
 
 
-def orphans_purge(*, dry_run: bool = False, min_age: timedelta = ORPHAN_MIN_AGE) -> tuple[int, int]:
+def orphans_purge(
+    *, dry_run: bool = False, min_age: timedelta = ORPHAN_MIN_AGE
+) -> tuple[int, int]:
     """Delete objects under photos/ that no share references and that are older than
     min_age: what a crash between upload and insert leaves behind.
 
     Returns (orphans deleted, or found when dry_run; orphans that could not be deleted).
     """
-    cutoff = timezone.now() - min_age
     removed = failed = 0
-    for keys in _stored_photos(older_than=cutoff):
-        referenced = set(
-            Share.objects.filter(photo_key__in=keys).values_list("photo_key", flat=True)
-        )
-        orphans = [key for key in keys if key not in referenced]
+    for orphans in _orphan_pages(older_than=timezone.now() - min_age):
         if dry_run:
             removed += len(orphans)
             continue
@@ -779,6 +776,26 @@ def orphans_purge(*, dry_run: bool = False, min_age: timedelta = ORPHAN_MIN_AGE)
         removed += len(orphans) - len(errors)
         failed += len(errors)
     return removed, failed
+
+
+def purge_candidates(*, orphans: bool = False) -> Iterator[str]:
+    """What a purge would delete now, one line each (for purge --dry-run -v 2)."""
+    rows = _purgeable().order_by("pk").values_list("pk", "photo_key", "photo_deleted_at")
+    for share_id, key, photo_deleted_at in rows.iterator():
+        yield f"share {share_id}" if photo_deleted_at else f"share {share_id} and {key}"
+    if orphans:
+        for keys in _orphan_pages(older_than=timezone.now() - ORPHAN_MIN_AGE):
+            yield from (f"orphan {key}" for key in keys)
+
+
+def _orphan_pages(*, older_than) -> Iterator[list[str]]:
+    for keys in _stored_photos(older_than=older_than):
+        referenced = set(
+            Share.objects.filter(photo_key__in=keys).values_list("photo_key", flat=True)
+        )
+        orphans = [key for key in keys if key not in referenced]
+        if orphans:
+            yield orphans
 
 
 def _stored_photos(*, older_than):

@@ -346,3 +346,22 @@ def test_every_loops_and_stops_cleanly_on_sigterm(local_storage, tmp_path):
     assert any(line.startswith("purged 3 shares, 3 objects, 0 failed") for line in lines)
     assert any(line.startswith("purged 2 shares, 2 objects, 0 failed") for line in lines)
     assert "Traceback" not in stderr
+
+
+def test_dry_run_with_verbosity_2_lists_each_share_and_object_that_would_go(make_share):
+    ended = make_share(views=3)
+    services.share_revoke(manage_token=ended.manage_token)
+    live = make_share(views=3)
+    orphan = f"photos/{'c' * 32}.jpg"
+    put_object(orphan, b"left by a crash")
+
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        output = purge("--dry-run", "--orphans", "--verbosity", "2")
+
+    lines = output.splitlines()
+    assert f"would delete share {ended.share.pk}" in lines  # its photo went when it ended
+    assert f"would delete orphan {orphan}" in lines
+    assert not any(str(live.share.photo_key) in line for line in lines)
+    assert lines[-1].startswith("would purge 1 shares, 0 objects, 0 failed, 1 orphans in ")
+    assert stored_keys() == sorted([live.share.photo_key, orphan])
+    assert Share.objects.count() == 2

@@ -6,7 +6,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 
-from shares.services import STORAGE_ERRORS, PurgeResult, shares_purge
+from shares.services import STORAGE_ERRORS, PurgeResult, purge_candidates, shares_purge
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--dry-run", action="store_true", help="print what would go; delete nothing"
+            "--dry-run",
+            action="store_true",
+            help="print what would go (each share and object with -v 2); delete nothing",
         )
         parser.add_argument(
             "--batch-size",
@@ -51,6 +53,7 @@ class Command(BaseCommand):
     def handle(
         self, *args, dry_run: bool, batch_size: int, orphans: bool, every: int | None, **options
     ):
+        self.verbosity = options["verbosity"]
         if every is None:
             try:
                 result = self.run_once(dry_run=dry_run, batch_size=batch_size, orphans=orphans)
@@ -68,6 +71,9 @@ class Command(BaseCommand):
 
     def run_once(self, *, dry_run: bool, batch_size: int, orphans: bool) -> PurgeResult:
         started = time.monotonic()
+        if dry_run and self.verbosity >= 2:
+            for item in purge_candidates(orphans=orphans):
+                self.stdout.write(f"would delete {item}")
         result = shares_purge(dry_run=dry_run, batch_size=batch_size, orphans=orphans)
         seconds = time.monotonic() - started
         verb = "would purge" if dry_run else "purged"
