@@ -77,8 +77,11 @@
     say(errorBox, "");
     if (!file) return;
     var name = file.name || "pasted photo";
-    // Some systems give no type for HEIC files: the extension tells then.
-    var type = file.type || BY_EXTENSION[(name.split(".").pop() || "").toLowerCase()] || "";
+    // Some systems give no type (HEIC on Windows) or an odd one ("image/jpg"): the
+    // extension tells then. The server decodes the file whatever either says.
+    var known = SHOWN_TYPES.concat(CONVERTED_TYPES);
+    var type = known.indexOf(file.type) !== -1 ? file.type
+      : BY_EXTENSION[(name.split(".").pop() || "").toLowerCase()] || "";
     if (SHOWN_TYPES.indexOf(type) === -1 && CONVERTED_TYPES.indexOf(type) === -1) {
       reject("“" + name + "” is not a photo Seen can share. Choose a JPEG, PNG, GIF, WebP, HEIC or AVIF image.");
       return;
