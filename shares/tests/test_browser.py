@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 from PIL import Image
+from playwright.sync_api import expect, sync_playwright
 
 from shares.models import Share
 
@@ -38,7 +39,9 @@ DESKTOP = {"width": 1280, "height": 900}
 TOKEN_URL = re.compile(r"^http://[^/]+/s/[A-Za-z0-9_-]{32}$")
 
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"
+    ),
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -46,8 +49,6 @@ pytestmark = [
 # and other test modules start their own.
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
     # The sync API runs an asyncio loop in this thread, which makes Django refuse the
     # tests' own (blocking, ordinary) ORM calls; the live server has its own thread.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -141,12 +142,6 @@ def record_progress(page) -> None:
     )
 
 
-def expect():
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect
-
-
 # --- the whole flow, with script ---------------------------------------------------------
 
 
@@ -156,64 +151,66 @@ def test_upload_by_file_chooser_copy_the_link_and_view_it_once_with_the_pin(
     sender = open_context(permissions=["clipboard-read", "clipboard-write"])
     page = sender.new_page()
     page.goto(site + "/")
-    expect()(page.get_by_role("heading", name="Share a photo that disappears")).to_be_visible()
+    expect(page.get_by_role("heading", name="Share a photo that disappears")).to_be_visible()
 
     with page.expect_file_chooser() as chooser:
         page.get_by_text("Choose a photo").click()
     chooser.value.set_files(photo_file(tmp_path))
-    expect()(page.locator("#preview")).to_be_visible()
-    expect()(page.locator("#preview-name")).to_have_text("holiday.jpg")
-    expect()(page.locator("#preview-size")).to_have_text(re.compile(r"^\d+ KB$"))
-    expect()(page.locator("#photo-status")).to_contain_text("Photo chosen: holiday.jpg")
+    expect(page.locator("#preview")).to_be_visible()
+    expect(page.locator("#preview-name")).to_have_text("holiday.jpg")
+    expect(page.locator("#preview-size")).to_have_text(re.compile(r"^\d+ KB$"))
+    expect(page.locator("#photo-status")).to_contain_text("Photo chosen: holiday.jpg")
 
     choose_option(page, "Once")
     page.get_by_label("PIN").fill("4821")
     record_progress(page)
     page.get_by_role("button", name="Create link").click()
 
-    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
     assert "100%" in page.evaluate("window.seenProgress")
     # The created page came in the body of the XHR answer: no token in the address bar.
     assert page.url == site + "/"
     share_url = page.locator("#share-url").input_value()
     assert TOKEN_URL.match(share_url)
-    expect()(page.locator("svg.qr-code")).to_be_visible()
-    expect()(page.locator(".removed")).to_contain_text("Removed from the photo")
+    expect(page.locator("svg.qr-code")).to_be_visible()
+    expect(page.locator(".removed")).to_contain_text("Removed from the photo")
     manage = page.locator("section.private")
-    expect()(manage).to_contain_text("do not send it")
+    expect(manage).to_contain_text("do not send it")
     assert "/m/" in manage.locator("input").input_value()
 
     copy = page.locator("#created button[data-copy]")
-    expect()(copy).to_have_text("Copy link")
+    expect(copy).to_have_text("Copy link")
     copy.click()
-    expect()(copy).to_have_text("Copied")
-    expect()(page.locator("#copy-status")).to_contain_text("copied")
+    expect(copy).to_have_text("Copied")
+    expect(page.locator("#copy-status")).to_contain_text("copied")
     assert page.evaluate("navigator.clipboard.readText()") == share_url
 
     viewer = open_context(viewport=PHONE).new_page()
     viewer.goto(share_url)
-    expect()(viewer.locator("#views-left")).to_have_text(
+    expect(viewer.locator("#views-left")).to_have_text(
         "This photo can be viewed 1 more time. It will be deleted after that."
     )
     viewer.get_by_label("PIN").fill("1111")
     viewer.get_by_role("button", name="View photo").click()
-    expect()(viewer.locator("#view-error")).to_have_text(
+    expect(viewer.locator("#view-error")).to_have_text(
         "Wrong PIN. 4 attempts left before the photo is deleted."
     )
     viewer.get_by_label("PIN").fill("4821")
     viewer.get_by_role("button", name="View photo").click()
     photo = viewer.get_by_role("img", name="The shared photo")
-    expect()(photo).to_be_visible()
+    expect(photo).to_be_visible()
     assert photo.get_attribute("src").startswith("blob:")
     assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [800, 600]
-    expect()(viewer.locator("#after-view")).to_contain_text(
-        "the photo has now been deleted from the server, and reloading this page will not bring it back"
+    expect(viewer.locator("#after-view")).to_contain_text(
+        "the photo has now been deleted from the server, "
+        "and reloading this page will not bring it back"
     )
 
     again = viewer.reload()
     assert again.status == 410
-    expect()(viewer.get_by_role("heading", name="This photo is gone")).to_be_visible()
-    expect()(viewer.get_by_role("link", name="Share a photo of your own")).to_have_attribute("href", "/")
+    expect(viewer.get_by_role("heading", name="This photo is gone")).to_be_visible()
+    home = viewer.get_by_role("link", name="Share a photo of your own")
+    expect(home).to_have_attribute("href", "/")
     share = Share.objects.get()
     assert share.views_used == 1 and share.pin_failures == 1
     assert stored_keys() == []
@@ -226,7 +223,12 @@ def throttle_uploads(page, bytes_per_second: int) -> None:
     session.send("Network.enable")
     session.send(
         "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": bytes_per_second},
+        {
+            "offline": False,
+            "latency": 20,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_second,
+        },
     )
 
 
@@ -274,7 +276,7 @@ def test_a_share_button_appears_where_the_browser_can_share(open_context, site, 
     without = open_context().new_page()
     without.goto(site + "/")
     upload_through_the_page(without, photo_file(tmp_path))
-    expect()(without.get_by_role("button", name="Share…")).to_be_hidden()
+    expect(without.get_by_role("button", name="Share…")).to_be_hidden()
 
 
 def test_a_dropped_photo_uploads_with_a_progress_bar_that_counts_up(open_context, site, tmp_path):
@@ -282,16 +284,16 @@ def test_a_dropped_photo_uploads_with_a_progress_bar_that_counts_up(open_context
     page.goto(site + "/")
     big = photo_file(tmp_path, name="big.jpg", size=(600, 450), noisy=True)  # about 500 KB
     drop_file(page, "#dropzone", big)
-    expect()(page.locator("#photo-status")).to_contain_text("Photo dropped: big.jpg")
-    expect()(page.get_by_role("img", name="Preview of the chosen photo")).to_be_visible()
+    expect(page.locator("#photo-status")).to_contain_text("Photo dropped: big.jpg")
+    expect(page.get_by_role("img", name="Preview of the chosen photo")).to_be_visible()
 
     throttle_uploads(page, 250_000)
     record_progress(page)
     page.get_by_role("button", name="Create link").click()
     progress = page.get_by_role("progressbar")
-    expect()(progress).to_be_visible()
-    expect()(page.get_by_role("button", name="Cancel upload")).to_be_visible()
-    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible(timeout=20_000)
+    expect(progress).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel upload")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your link is ready")).to_be_visible(timeout=20_000)
     shown = page.evaluate("window.seenProgress")
     between = [p for p in shown if p not in ("0%", "100%")]
     assert between, shown
@@ -305,13 +307,14 @@ def test_a_dropped_photo_uploads_with_a_progress_bar_that_counts_up(open_context
         """() => {
           const transfer = new DataTransfer();
           transfer.items.add(new File(["x"], "other.jpg", {type: "image/jpeg"}));
-          const drop = new DragEvent("drop", {bubbles: true, cancelable: true, dataTransfer: transfer});
+          const drop = new DragEvent(
+            "drop", {bubbles: true, cancelable: true, dataTransfer: transfer});
           document.querySelector("main h1").dispatchEvent(drop);
           return drop.defaultPrevented;
         }"""
     )
     assert cancelled is True
-    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
 
 
 def test_cancel_stops_an_upload_and_nothing_is_shared(open_context, site, tmp_path):
@@ -320,13 +323,13 @@ def test_cancel_stops_an_upload_and_nothing_is_shared(open_context, site, tmp_pa
     page.locator("#id_photo").set_input_files(photo_file(tmp_path, size=(900, 700), noisy=True))
     throttle_uploads(page, 50_000)
     page.get_by_role("button", name="Create link").click()
-    expect()(page.locator("#progress-percent")).not_to_have_text("0%")
+    expect(page.locator("#progress-percent")).not_to_have_text("0%")
     page.get_by_role("button", name="Cancel upload").click()
-    expect()(page.locator("#photo-status")).to_have_text("Upload cancelled. Nothing was shared.")
-    expect()(page.get_by_role("button", name="Create link")).to_be_focused()
-    expect()(page.get_by_role("progressbar")).to_be_hidden()
+    expect(page.locator("#photo-status")).to_have_text("Upload cancelled. Nothing was shared.")
+    expect(page.get_by_role("button", name="Create link")).to_be_focused()
+    expect(page.get_by_role("progressbar")).to_be_hidden()
     # The photo is still chosen: trying again is one click.
-    expect()(page.locator("#preview")).to_be_visible()
+    expect(page.locator("#preview")).to_be_visible()
     assert Share.objects.count() == 0
     assert stored_keys() == []
 
@@ -348,10 +351,10 @@ def test_a_pasted_photo_is_taken_with_a_visible_confirmation(open_context, site,
     )
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("ControlOrMeta+V")
-    expect()(page.locator("#photo-status")).to_contain_text("Photo pasted from the clipboard")
-    expect()(page.locator("#preview-img")).to_be_visible()
+    expect(page.locator("#photo-status")).to_contain_text("Photo pasted from the clipboard")
+    expect(page.locator("#preview-img")).to_be_visible()
     page.get_by_role("button", name="Create link").click()
-    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
     assert Share.objects.get().content_type == "image/png"
 
 
@@ -359,30 +362,31 @@ def test_a_file_too_large_or_not_a_photo_is_refused_at_once(open_context, site, 
     settings.SEEN_MAX_UPLOAD_BYTES = 20 * 1024
     page = open_context().new_page()
     posts = []
-    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.on("request", lambda request: request.method == "POST" and posts.append(request.url))
     page.goto(site + "/")
-    expect()(page.locator("#photo-hint")).to_contain_text("up to 20 KB")
+    expect(page.locator("#photo-hint")).to_contain_text("up to 20 KB")
 
     page.locator("#id_photo").set_input_files(photo_file(tmp_path, size=(900, 700), noisy=True))
-    expect()(page.get_by_role("alert")).to_contain_text("“holiday.jpg” is ")
-    expect()(page.get_by_role("alert")).to_contain_text("the limit is 20 KB")
-    expect()(page.locator("#preview")).to_be_hidden()
+    expect(page.get_by_role("alert")).to_contain_text("“holiday.jpg” is ")
+    expect(page.get_by_role("alert")).to_contain_text("the limit is 20 KB")
+    expect(page.locator("#preview")).to_be_hidden()
 
     notes = tmp_path / "notes.txt"
     notes.write_text("not a photo")
     page.locator("#id_photo").set_input_files(notes)
-    expect()(page.get_by_role("alert")).to_have_text(
-        "“notes.txt” is not a photo Seen can share. Choose a JPEG, PNG, GIF, WebP, HEIC or AVIF image."
+    expect(page.get_by_role("alert")).to_have_text(
+        "“notes.txt” is not a photo Seen can share. "
+        "Choose a JPEG, PNG, GIF, WebP, HEIC or AVIF image."
     )
 
     fake = tmp_path / "fake.jpg"
     fake.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
     page.locator("#id_photo").set_input_files(fake)
-    expect()(page.get_by_role("alert")).to_have_text(
+    expect(page.get_by_role("alert")).to_have_text(
         "“fake.jpg” could not be read as an image. Choose another photo."
     )
     page.get_by_role("button", name="Create link").click()
-    expect()(page.get_by_role("alert")).to_have_text("Choose a photo to share first.")
+    expect(page.get_by_role("alert")).to_have_text("Choose a photo to share first.")
     assert posts == []
 
 
@@ -396,37 +400,41 @@ def test_an_iphone_heic_photo_is_taken_even_where_the_browser_cannot_preview_it(
     page = open_context().new_page()
     page.goto(site + "/")
     page.locator("#id_photo").set_input_files(heic)
-    expect()(page.locator("#preview-name")).to_have_text("IMG_0001.HEIC")
-    expect()(page.get_by_role("alert")).to_be_hidden()
+    expect(page.locator("#preview-name")).to_have_text("IMG_0001.HEIC")
+    expect(page.get_by_role("alert")).to_be_hidden()
     # Chromium cannot decode HEIC: no preview, a note instead of a refusal.
-    expect()(page.locator("#preview-note")).to_have_text(
+    expect(page.locator("#preview-note")).to_have_text(
         "This browser cannot show a preview of this format. Seen will turn it into a JPEG."
     )
     page.get_by_role("button", name="Create link").click()
-    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
     assert Share.objects.get().content_type == "image/jpeg"
 
 
-def test_the_servers_refusal_shows_inline_and_keeps_the_chosen_photo(open_context, site, tmp_path, settings):
+def test_the_servers_refusal_shows_inline_and_keeps_the_chosen_photo(
+    open_context, site, tmp_path, settings
+):
     settings.SEEN_MAX_PIXELS = 10_000
     page = open_context().new_page()
     page.goto(site + "/")
     page.locator("#id_photo").set_input_files(photo_file(tmp_path))
     page.get_by_role("button", name="Create link").click()
-    expect()(page.get_by_role("alert")).to_contain_text("pixels")
-    expect()(page.get_by_role("heading", name="Share a photo that disappears")).to_be_visible()
-    expect()(page.locator("#preview")).to_be_visible()
-    expect()(page.get_by_role("button", name="Create link")).to_be_enabled()
+    expect(page.get_by_role("alert")).to_contain_text("pixels")
+    expect(page.get_by_role("heading", name="Share a photo that disappears")).to_be_visible()
+    expect(page.locator("#preview")).to_be_visible()
+    expect(page.get_by_role("button", name="Create link")).to_be_enabled()
     assert Share.objects.count() == 0
 
 
 # --- without JavaScript --------------------------------------------------------------------
 
 
-def test_the_same_flow_works_with_javascript_turned_off(open_context, site, tmp_path, screenshot_dir):
+def test_the_same_flow_works_with_javascript_turned_off(
+    open_context, site, tmp_path, screenshot_dir
+):
     sender = open_context(java_script_enabled=False).new_page()
     sender.goto(site + "/")
-    expect()(sender.locator("#id_photo")).to_be_visible()  # the plain file input
+    expect(sender.locator("#id_photo")).to_be_visible()  # the plain file input
     sender.locator("#id_photo").set_input_files(photo_file(tmp_path))
     snap(sender, f"{screenshot_dir}/no-js-1-upload.png")
     choose_option(sender, "Once")
@@ -434,24 +442,26 @@ def test_the_same_flow_works_with_javascript_turned_off(open_context, site, tmp_
     with sender.expect_navigation() as created:
         sender.get_by_role("button", name="Create link").click()
     assert created.value.status == 201
-    expect()(sender.get_by_role("heading", name="Your link is ready")).to_be_visible()
-    expect()(sender.locator("svg.qr-code")).to_be_visible()
+    expect(sender.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    expect(sender.locator("svg.qr-code")).to_be_visible()
     # Buttons that need script stay hidden; the link is there to select and copy.
-    expect()(sender.locator("#created button[data-copy]")).to_be_hidden()
+    expect(sender.locator("#created button[data-copy]")).to_be_hidden()
     snap(sender, f"{screenshot_dir}/no-js-2-created.png")
     share_url = sender.locator("#share-url").input_value()
     assert TOKEN_URL.match(share_url)
 
     viewer = open_context(java_script_enabled=False, viewport=PHONE).new_page()
     viewer.goto(share_url)
-    expect()(viewer.locator("#views-left")).to_have_text(
+    expect(viewer.locator("#views-left")).to_have_text(
         "This photo can be viewed 1 more time. It will be deleted after that."
     )
     viewer.get_by_label("PIN").fill("1111")
     with viewer.expect_navigation() as wrong:
         viewer.get_by_role("button", name="View photo").click()
     assert wrong.value.status == 403
-    expect()(viewer.get_by_role("alert")).to_have_text("Wrong PIN. 4 attempts left before the photo is deleted.")
+    expect(viewer.get_by_role("alert")).to_have_text(
+        "Wrong PIN. 4 attempts left before the photo is deleted."
+    )
 
     viewer.get_by_label("PIN").fill("4821")
     with viewer.expect_navigation() as viewed:
@@ -466,7 +476,7 @@ def test_the_same_flow_works_with_javascript_turned_off(open_context, site, tmp_
 
     again = viewer.goto(share_url)
     assert again.status == 410
-    expect()(viewer.get_by_role("heading", name="This photo is gone")).to_be_visible()
+    expect(viewer.get_by_role("heading", name="This photo is gone")).to_be_visible()
     assert stored_keys() == []
 
 
@@ -479,19 +489,21 @@ def test_the_manage_page_counts_down_and_asks_before_deleting(open_context, site
     dialogs = []
     page.goto(f"{site}/m/{created.manage_token}")
     countdown = page.locator("#countdown")
-    expect()(countdown).to_have_text(re.compile(r"^\(in 23 hours 59 minutes\)$|^\(in 1 day 0 hours\)$"))
-    expect()(page.locator("#status")).to_have_text("Live: the link works")
+    expect(countdown).to_have_text(
+        re.compile(r"^\(in 23 hours 59 minutes\)$|^\(in 1 day 0 hours\)$")
+    )
+    expect(page.locator("#status")).to_have_text("Live: the link works")
 
     page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.get_by_role("button", name="Delete now").click()
-    expect()(page.locator("#status")).to_have_text("Live: the link works")
+    expect(page.locator("#status")).to_have_text("Live: the link works")
     assert "cannot be undone" in dialogs[0]
     assert Share.objects.get().ended_at is None
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete now").click()
-    expect()(page.locator("#status")).to_have_text("Ended: deleted by the sender")
-    expect()(page.get_by_role("button", name="Delete now")).to_have_count(0)
+    expect(page.locator("#status")).to_have_text("Ended: deleted by the sender")
+    expect(page.get_by_role("button", name="Delete now")).to_have_count(0)
     assert stored_keys() == []
 
 
@@ -500,9 +512,11 @@ def test_the_countdown_ticks_down_to_the_second(open_context, site, make_share):
     page = open_context().new_page()
     page.goto(f"{site}/m/{created.manage_token}")
     countdown = page.locator("#countdown")
-    expect()(countdown).to_have_text(re.compile(r"^\(in (59 minutes \d+ seconds|1 hour 0 minutes)\)$"))
+    expect(countdown).to_have_text(
+        re.compile(r"^\(in (59 minutes \d+ seconds|1 hour 0 minutes)\)$")
+    )
     first = countdown.text_content()
-    expect()(countdown).not_to_have_text(first, timeout=5000)
+    expect(countdown).not_to_have_text(first, timeout=5000)
 
 
 def test_prevent_download_blocks_saving_the_photo_but_says_screenshots_still_work(
@@ -511,10 +525,10 @@ def test_prevent_download_blocks_saving_the_photo_but_says_screenshots_still_wor
     created = make_share(views=3, prevent_download=True)
     page = open_context(viewport=PHONE, has_touch=True).new_page()
     page.goto(f"{site}/s/{created.token}")
-    expect()(page.locator("#protected-note")).to_contain_text("Screenshots cannot be prevented.")
+    expect(page.locator("#protected-note")).to_contain_text("Screenshots cannot be prevented.")
     page.get_by_role("button", name="View photo").click()
     photo = page.get_by_role("img", name="The shared photo")
-    expect()(photo).to_be_visible()
+    expect(photo).to_be_visible()
     blocked = page.evaluate(
         """() => {
           const img = document.getElementById("photo-img");
@@ -554,7 +568,9 @@ def test_prevent_download_blocks_saving_the_photo_but_says_screenshots_still_wor
         })""",
         photo.get_attribute("src"),
     ) == "gone"
-    expect()(page.locator("#views-left")).to_have_text("This link can be opened 2 more times. Each view uses one.")
+    expect(page.locator("#views-left")).to_have_text(
+        "This link can be opened 2 more times. Each view uses one."
+    )
 
 
 def test_a_photo_without_prevent_download_keeps_the_usual_menu(open_context, site, make_share):
@@ -562,7 +578,7 @@ def test_a_photo_without_prevent_download_keeps_the_usual_menu(open_context, sit
     page = open_context().new_page()
     page.goto(f"{site}/s/{created.token}")
     page.get_by_role("button", name="View photo").click()
-    expect()(page.get_by_role("img", name="The shared photo")).to_be_visible()
+    expect(page.get_by_role("img", name="The shared photo")).to_be_visible()
     prevented = page.evaluate(
         """() => {
           const event = new MouseEvent("contextmenu", {bubbles: true, cancelable: true});
@@ -592,7 +608,7 @@ def upload_through_the_page(page, path: Path, *, pin: str = "", views: str = "On
     if pin:
         page.get_by_label("PIN").fill(pin)
     page.get_by_role("button", name="Create link").click()
-    expect()(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
     return page.locator("#share-url").input_value()
 
 
@@ -622,7 +638,7 @@ def test_screenshots_of_the_upload_created_and_view_pages(
     page.goto(site + "/")
     snap(page, f"{prefix}-1-upload.png")
     page.locator("#id_photo").set_input_files(photo_file(tmp_path))
-    expect()(page.locator("#preview-img")).to_be_visible()
+    expect(page.locator("#preview-img")).to_be_visible()
     snap(page, f"{prefix}-2-upload-chosen.png")
     share_url = upload_through_the_page(page, photo_file(tmp_path), pin="4821", views="3 times")
     snap(page, f"{prefix}-3-created.png")
@@ -632,12 +648,12 @@ def test_screenshots_of_the_upload_created_and_view_pages(
     snap(viewer, f"{prefix}-4-open.png")
     viewer.get_by_label("PIN").fill("4821")
     viewer.get_by_role("button", name="View photo").click()
-    expect()(viewer.get_by_role("img", name="The shared photo")).to_be_visible()
+    expect(viewer.get_by_role("img", name="The shared photo")).to_be_visible()
     snap(viewer, f"{prefix}-5-view.png")
 
     manage_url = page.locator("#manage-url").input_value()
     page.goto(manage_url)
-    expect()(page.locator("#views-used")).to_have_text("1")
+    expect(page.locator("#views-used")).to_have_text("1")
     snap(page, f"{prefix}-6-manage.png")
     page.goto(f"{site}/s/{'x' * 32}")
     snap(page, f"{prefix}-7-not-found.png")
@@ -654,8 +670,9 @@ def test_every_page_fits_a_320_pixel_wide_phone(open_context, site, tmp_path, ma
 
     page.goto(site + "/")
     fits("the upload page")
-    page.locator("#id_photo").set_input_files(photo_file(tmp_path, name="a-photo-with-a-rather-long-file-name-from-a-camera.jpg"))
-    expect()(page.locator("#preview")).to_be_visible()
+    long_name = "a-photo-with-a-rather-long-file-name-from-a-camera.jpg"
+    page.locator("#id_photo").set_input_files(photo_file(tmp_path, name=long_name))
+    expect(page.locator("#preview")).to_be_visible()
     fits("the upload page with a preview")
     share_url = upload_through_the_page(page, photo_file(tmp_path))
     fits("the created page")
@@ -664,7 +681,7 @@ def test_every_page_fits_a_320_pixel_wide_phone(open_context, site, tmp_path, ma
     page.goto(share_url)
     fits("the open page")
     page.get_by_role("button", name="View photo").click()
-    expect()(page.get_by_role("img", name="The shared photo")).to_be_visible()
+    expect(page.get_by_role("img", name="The shared photo")).to_be_visible()
     fits("the photo")
     page.goto(share_url)
     fits("the gone page")
@@ -683,7 +700,8 @@ def test_the_keyboard_reaches_every_control_with_a_visible_focus(open_context, s
               const el = document.activeElement;
               if (el === document.body) return {name: "(page)", outline: true};
               // Hidden radios and the file input show their focus on the label next to them.
-              const shown = (el.matches(".chip input, .dropzone input") ? el.nextElementSibling : el);
+              const hidden = el.matches(".chip input, .dropzone input");
+              const shown = hidden ? el.nextElementSibling : el;
               const style = getComputedStyle(shown);
               return {
                 name: el.id || el.name || el.textContent.trim(),
@@ -693,7 +711,8 @@ def test_the_keyboard_reaches_every_control_with_a_visible_focus(open_context, s
         )
         seen.append(focused["name"])
         assert focused["outline"], f"no visible focus on {focused['name']}"
-    assert {"id_photo", "views", "expires_in", "id_pin", "id_prevent_download", "upload-submit"} <= set(seen)
+    controls = {"id_photo", "views", "expires_in", "id_pin", "id_prevent_download", "upload-submit"}
+    assert controls <= set(seen)
 
 
 # --- accessibility: axe-core on every page ---------------------------------------------------
@@ -730,10 +749,10 @@ def test_axe_finds_no_violations_on_any_page(open_context, site, tmp_path, make_
     notes = tmp_path / "notes.txt"
     notes.write_text("not a photo")
     page.locator("#id_photo").set_input_files(notes)
-    expect()(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     check("upload with an error")
     page.locator("#id_photo").set_input_files(photo_file(tmp_path))
-    expect()(page.locator("#preview-img")).to_be_visible()
+    expect(page.locator("#preview-img")).to_be_visible()
     check("upload with a preview")
     share_url = upload_through_the_page(page, photo_file(tmp_path), pin="4821", views="3 times")
     page.locator("#created button[data-copy]").focus()
@@ -744,18 +763,18 @@ def test_axe_finds_no_violations_on_any_page(open_context, site, tmp_path, make_
     check("open with a PIN")
     page.get_by_label("PIN").fill("0000")
     page.get_by_role("button", name="View photo").click()
-    expect()(page.locator("#view-error")).to_be_visible()
+    expect(page.locator("#view-error")).to_be_visible()
     check("wrong PIN")
     page.get_by_label("PIN").fill("4821")
     page.get_by_role("button", name="View photo").click()
-    expect()(page.get_by_role("img", name="The shared photo")).to_be_visible()
+    expect(page.get_by_role("img", name="The shared photo")).to_be_visible()
     check("viewed photo")
 
     page.goto(manage_url)
     check("manage")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete now").click()
-    expect()(page.locator("#status")).to_contain_text("Ended")
+    expect(page.locator("#status")).to_contain_text("Ended")
     check("manage after delete")
     page.goto(share_url)
     check("gone")
@@ -768,7 +787,7 @@ def test_axe_finds_no_violations_on_any_page(open_context, site, tmp_path, make_
     page.goto(f"{site}/s/{last_view.token}")
     check("open, prevent download")
     page.get_by_role("button", name="View photo").click()
-    expect()(page.locator("#after-view")).to_be_visible()
+    expect(page.locator("#after-view")).to_be_visible()
     check("last view")
 
     page.goto(f"{site}/s/{make_share().token}/report")
@@ -776,7 +795,7 @@ def test_axe_finds_no_violations_on_any_page(open_context, site, tmp_path, make_
     under_review = make_share()
     Share.objects.filter(pk=under_review.share.pk).update(suspended_at=timezone.now())
     page.goto(f"{site}/s/{under_review.token}")
-    expect()(page.get_by_role("heading", name="This photo is under review")).to_be_visible()
+    expect(page.get_by_role("heading", name="This photo is under review")).to_be_visible()
     check("under review")
 
     assert {name: problems for name, problems in found.items() if problems} == {}
