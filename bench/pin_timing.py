@@ -2,7 +2,7 @@
 
 gunicorn as deployed (the real PBKDF2 hasher), one worker, one request at a time. For each
 kind of POST /s/<token> with a PIN it prints the median and p90 over --rounds requests
-(interleaved, so drift affects all kinds alike):
+(interleaved in a shuffled order, so drift affects all kinds alike):
 
 - real share, wrong PIN (403): the share's PIN hash is checked
 - unknown token, well formed (404): a stand-in hash is checked, so this should match
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -73,8 +74,12 @@ def main() -> None:
                 "real share, GET page": ("GET", f"/s/{token}", b"", "", 200),
             }
             timings: dict[str, list[float]] = {name: [] for name in kinds}
+            order = list(kinds)
+            shuffler = random.Random(5)
             for _ in range(args.rounds):
-                for name, (method, path, payload, kind, expected) in kinds.items():
+                shuffler.shuffle(order)  # no kind always runs first, or after the slow one
+                for name in order:
+                    method, path, payload, kind, expected = kinds[name]
                     status, elapsed, _ = request(server.port, method, path, payload, kind)
                     assert status == expected, (name, status)
                     timings[name].append(elapsed * 1000)

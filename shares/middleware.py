@@ -58,18 +58,16 @@ class MethodNotAllowedMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code == 405 and not response.get("Content-Type", "").startswith(
-            "application/json"
-        ) and not getattr(response, "streaming", False) and not response.content:
-            allowed = response.get("Allow", "")
-            replacement = error_response(
-                request, 405, f"This address does not accept {request.method} requests."
-                + (f" It accepts: {allowed}." if allowed else ""),
-            )
-            if allowed:
-                replacement["Allow"] = allowed
-            return replacement
-        return response
+        if response.status_code != 405 or getattr(response, "streaming", False) or response.content:
+            return response
+        allowed = response.get("Allow", "")
+        message = f"This address does not accept {request.method} requests."
+        if allowed:
+            message += f" It accepts: {allowed}."
+        replacement = error_response(request, 405, message)
+        if allowed:
+            replacement["Allow"] = allowed
+        return replacement
 
 
 class FormMiddleware:

@@ -431,3 +431,12 @@ def test_random_multipart_bodies_never_break_the_api(client, request):
         assert response.json()["error"]
         assert Share.objects.count() == 0
         assert stored_keys() == []
+
+
+def test_a_wrong_method_is_answered_in_words_and_says_what_is_allowed(client, live_share):
+    api = client.get("/api/shares")
+    assert api.status_code == 405 and api["Allow"] == "POST"
+    assert api.json()["error"] == "This address does not accept GET requests. It accepts: POST."
+    page = client.put(f"/s/{live_share.token}")
+    assert page.status_code == 405 and page["Allow"] == "GET, POST"
+    assert "does not accept PUT requests" in page.content.decode()
