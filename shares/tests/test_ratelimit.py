@@ -300,6 +300,7 @@ def test_the_database_cache_limits_requests_too(client, limits, database_cache):
     assert client.post("/api/shares", {"photo": photo()}).status_code == 429
 
 
+@pytest.mark.sqlite_too
 def test_the_database_cache_keeps_a_counters_expiry_when_it_counts(database_cache):
     with time_machine.travel("2026-11-24 10:00:00Z", tick=False) as traveller:
         database_cache.add("uploads", 1, 3600)
@@ -314,6 +315,7 @@ def test_the_database_cache_keeps_a_counters_expiry_when_it_counts(database_cach
             database_cache.incr("uploads")
 
 
+@pytest.mark.sqlite_too
 @pytest.mark.django_db(transaction=True)
 def test_the_database_cache_counts_exactly_under_concurrency(database_cache):
     from django.db import connection
