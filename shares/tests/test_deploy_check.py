@@ -140,6 +140,7 @@ def test_the_security_settings_are_read_from_the_environment(tmp_path):
         ("SEEN_RATE_LIMIT_VIEWS", "0/m"),
         ("REDIS_URL", "127.0.0.1:6379"),
         ("SEEN_HSTS_SECONDS", "a year"),
+        ("LOG_LEVEL", "loud"),
         # An admin path that would clash with the app's own pages, or escape.
         ("SEEN_ADMIN_PATH", "s/"),
         ("SEEN_ADMIN_PATH", "api"),
