@@ -57,7 +57,9 @@ def test_the_upload_form_and_the_api_share_one_count_and_browsers_get_a_page(cli
     response = client.post("/", {"photo": photo()})
     assert response.status_code == 429
     assert response["Content-Type"].startswith("text/html")
-    assert "Too many requests from your address" in response.content.decode()
+    html = response.content.decode()
+    assert "<title>Too many requests" in html and "Slow down a little" in html
+    assert "Too many requests from your address" in html
     assert int(response["Retry-After"]) >= 1
     assert Share.objects.count() == 2
 
