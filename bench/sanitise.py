@@ -6,6 +6,7 @@ a comment and an ICC profile), then times, in the same run:
 
 - clean:     shares.images.clean_photo (segment rewrite + full validating decode)
 - re-encode: Pillow decode + save as JPEG quality 95 (what a naive sanitiser does)
+- re-encode upright: the same after turning the picture upright (what Seen did before)
 
 and prints the median of several runs of each and their ratio. Target: <= 0.25x.
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageOps  # noqa: E402
 
 from shares import images  # noqa: E402
 from shares.tests import photos  # noqa: E402
@@ -52,6 +53,14 @@ def reencode(data: bytes) -> bytes:
         return out.getvalue()
 
 
+def reencode_upright(data: bytes) -> bytes:
+    """What Seen's first version did to get an upright copy without metadata."""
+    with Image.open(io.BytesIO(data)) as image:
+        out = io.BytesIO()
+        ImageOps.exif_transpose(image).save(out, format="JPEG", quality=95, icc_profile=image.info.get("icc_profile"))
+        return out.getvalue()
+
+
 def median_seconds(functions, data: bytes, runs: int) -> list[float]:
     """Median time of each function. Runs alternate between them, so a busy machine
     slows both alike and the ratio stays fair."""
@@ -78,13 +87,14 @@ def main() -> None:
     print(f"input: {width}x{height} JPEG, {len(data) / 1e6:.2f} MB with EXIF/GPS/thumbnail/XMP/IPTC/ICC")
     print(f"output: {len(cleaned.data) / 1e6:.2f} MB, removed: {', '.join(cleaned.removed)}")
 
-    clean_time, reencode_time = median_seconds([clean, reencode], data, args.runs)
+    clean_time, reencode_time, upright_time = median_seconds([clean, reencode, reencode_upright], data, args.runs)
     ratio = clean_time / reencode_time
     print()  # bench/all.py takes the figures after the last blank line
     print(f"12 MP camera JPEG, {len(data) / 1e6:.2f} MB")
     print(f"clean_photo:          {clean_time * 1000:8.1f} ms  (median of {args.runs})")
     print(f"Pillow re-encode q95: {reencode_time * 1000:8.1f} ms  (median of {args.runs})")
     print(f"ratio clean/re-encode: {ratio:.3f}x  (target <= 0.25x: {'met' if ratio <= 0.25 else 'NOT met'})")
+    print(f"re-encode upright q95 (Seen before): {upright_time * 1000:.1f} ms, ratio {clean_time / upright_time:.3f}x")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,7 @@ def _decode_fully(data: bytes, fmt: str, *, max_pixels: int) -> tuple[int, int]:
                 # they decode. The stored bytes are the upload's, so they are equal.
                 size = image.size
                 image.draft(image.mode, (max(image.width // 8, 1), max(image.height // 8, 1)))
+                image.decodermaxblock = len(data)  # it is all in memory: one read, not 64 KB ones
                 image.load()
                 return size
             frames = getattr(image, "n_frames", 1)
@@ -273,6 +274,7 @@ def _strip_jpeg(raw: bytes, found: _Found) -> tuple[bytes, int]:
         raise InvalidPhoto(DAMAGED)
     out = [b"\xff\xd8"]
     size = len(raw)
+    view = memoryview(raw)
     pos = 2
     orientation = 1
     exif_slot: int | None = None  # where the orientation-only EXIF goes
@@ -308,7 +310,7 @@ def _strip_jpeg(raw: bytes, found: _Found) -> tuple[bytes, int]:
             if following is None:
                 raise InvalidPhoto(DAMAGED)
             out.append(segment)
-            out.append(raw[pos : following.start()])
+            out.append(view[pos : following.start()])  # no copy until the final join
             pos = following.start()
             has_scan = True
             continue
