@@ -506,6 +506,19 @@ def test_mangled_photos_are_refused_or_stored_clean_never_an_error(tmp_path):
     assert {entry["SourceFile"]: private_tags(entry) for entry in tags if private_tags(entry)} == {}
 
 
+@pytest.mark.django_db
+def test_a_jpeg_html_polyglot_is_stored_without_the_html(client, any_storage):
+    upload = photos.jpeg_photo((40, 30)) + photos.HTML
+    photo = SimpleUploadedFile("cat.jpg", upload, content_type="image/jpeg")
+    assert client.post("/api/shares", {"photo": photo}).status_code == 201
+
+    share = Share.objects.get()
+    with default_storage.open(share.photo_key, "rb") as stored:
+        data = stored.read()
+    assert data == upload[: upload.rindex(b"\xff\xd9") + 2]  # the picture, byte for byte, and no more
+    assert b"<script" not in data and share.content_type == "image/jpeg"
+
+
 def test_a_bomb_is_refused_before_any_pixel_is_decoded(monkeypatch):
     def no_decoding(self):
         raise AssertionError("a pixel was decoded")
