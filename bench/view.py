@@ -24,7 +24,7 @@ from common import (  # noqa: E402
 STATIC_NAME = "bench/photo-1mb.jpg"
 
 def one_megabyte_jpeg() -> bytes:
-    return noise_jpeg(880, 880, quality=90)
+    return noise_jpeg(1060, 1060, quality=90)
 
 
 def boto3_get_loop(endpoint: str, bucket: str, key: str, **limits) -> LoadResult:

@@ -369,13 +369,6 @@ def share_end(*, share_id: int, reason: str) -> Share:
     return share
 
 
-def shares_end(*, share_ids: list[int], reason: str) -> int:
-    """End several shares (the admin's "delete now"); returns how many."""
-    for share_id in share_ids:
-        share_end(share_id=share_id, reason=reason)
-    return len(share_ids)
-
-
 # --- moderation ---------------------------------------------------------------------------
 # Reports come from anonymous viewers; every other change here is a moderator's, and each
 # one (previews included) leaves a ModerationEvent.
