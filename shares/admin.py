@@ -101,13 +101,10 @@ class HasPinFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReportInline(admin.TabularInline):
-    model = Report
-    fields = ["created_at", "reason", "details", "status", "resolved_at", "resolved_by"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
+class ReadOnly:
+    """Nothing in this admin is added, edited or deleted by hand: every change goes through
+    services, and a delete would drop a row and leave its photo in storage (purge deletes
+    rows)."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -119,8 +116,17 @@ class ReportInline(admin.TabularInline):
         return False
 
 
+class ReportInline(ReadOnly, admin.TabularInline):
+    model = Report
+    fields = ["created_at", "reason", "details", "status", "resolved_at", "resolved_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+
 @admin.register(Share)
-class ShareAdmin(ModeratorPermissions, admin.ModelAdmin):
+class ShareAdmin(ReadOnly, ModeratorPermissions, admin.ModelAdmin):
     list_display = [
         "id", "status", "reports", "created_at", "expires_at", "views", "pin", "content_type", "size",
     ]
@@ -151,16 +157,6 @@ class ShareAdmin(ModeratorPermissions, admin.ModelAdmin):
         # The desk's queue: shares with open reports first, then any reported, then newest.
         return ["-open_report_count", "-report_count", "-created_at"]
 
-    # Every change goes through services: no add, no edit, and no delete, which would
-    # drop the row and leave the photo in storage (purge deletes rows).
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="status")
     def status(self, share: Share) -> str:
@@ -289,7 +285,7 @@ class ShareAdmin(ModeratorPermissions, admin.ModelAdmin):
 
 
 @admin.register(Report)
-class ReportAdmin(ModeratorPermissions, admin.ModelAdmin):
+class ReportAdmin(ReadOnly, ModeratorPermissions, admin.ModelAdmin):
     list_display = ["created_at", "share_link", "reason", "short_details", "status", "resolved_at", "resolved_by"]
     list_filter = ["status", "reason"]
     date_hierarchy = "created_at"
@@ -301,14 +297,6 @@ class ReportAdmin(ModeratorPermissions, admin.ModelAdmin):
         # Open reports first ("open" sorts after "actioned" and "dismissed"), newest first.
         return ["-status", "-created_at"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="share", ordering="share_number")
     def share_link(self, report: Report) -> str:
@@ -331,7 +319,7 @@ class ReportAdmin(ModeratorPermissions, admin.ModelAdmin):
 
 
 @admin.register(ModerationEvent)
-class ModerationEventAdmin(admin.ModelAdmin):
+class ModerationEventAdmin(ReadOnly, admin.ModelAdmin):
     """The audit log: read-only for everyone, superusers included."""
 
     list_display = ["created_at", "actor_name", "action", "share_link", "note"]
@@ -341,14 +329,6 @@ class ModerationEventAdmin(admin.ModelAdmin):
     fields = ["created_at", "actor_name", "action", "share_link", "note"]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="share", ordering="share_number")
     def share_link(self, event: ModerationEvent) -> str:

@@ -155,16 +155,20 @@ def share_create(
     )
 
 
+def _refuse_unviewable(share: Share) -> None:
+    if share.is_over:
+        raise ShareGone(share)
+    if share.suspended_at is not None:
+        raise ShareSuspended(share)
+
+
 def share_get(*, token: str) -> Share:
     """The share behind a link, for showing its page. Raises ShareNotFound, ShareGone or
     ShareSuspended."""
     share = Share.objects.filter(token_hash=token_hash(token)).first()
     if share is None:
         raise ShareNotFound
-    if share.is_over:
-        raise ShareGone(share)
-    if share.suspended_at is not None:
-        raise ShareSuspended(share)
+    _refuse_unviewable(share)
     return share
 
 
@@ -180,10 +184,7 @@ def share_view(*, token: str, pin: str = "") -> ViewedPhoto:
     if share is None:
         check_password(pin, _dummy_pin_hash())
         raise ShareNotFound
-    if share.is_over:
-        raise ShareGone(share)
-    if share.suspended_at is not None:
-        raise ShareSuspended(share)
+    _refuse_unviewable(share)
     # The PIN hash is slow on purpose, so it is checked before the row is locked.
     if share.pin_hash and not check_password(pin, share.pin_hash):
         _pin_failed(share.pk)
@@ -206,11 +207,7 @@ def _spend_limited_view(share_id: int) -> Share:
     with transaction.atomic():
         # Lock the row: many viewers may race for the last view.
         share = Share.objects.select_for_update().get(pk=share_id)
-        if share.is_over:
-            raise ShareGone(share)
-        # A report may have suspended it since the first look.
-        if share.suspended_at is not None:
-            raise ShareSuspended(share)
+        _refuse_unviewable(share)  # a report may have suspended it since the first look
         share.views_used += 1
         share.streams_open += 1
         fields = ["views_used", "streams_open"]
@@ -247,10 +244,7 @@ def _spend_unlimited_view(share: Share) -> None:
 def _pin_failed(share_id: int) -> None:
     with transaction.atomic():
         share = Share.objects.select_for_update().get(pk=share_id)
-        if share.is_over:
-            raise ShareGone(share)
-        if share.suspended_at is not None:
-            raise ShareSuspended(share)
+        _refuse_unviewable(share)
         share.pin_failures += 1
         attempts_left = max(settings.SEEN_MAX_PIN_FAILURES - share.pin_failures, 0)
         fields = ["pin_failures"]
