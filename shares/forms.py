@@ -19,6 +19,17 @@ def expiry_label(seconds: int) -> str:
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
+def pin_field(message: str) -> forms.RegexField:
+    """An optional PIN: 4 to 8 digits, the same shape at upload and when viewing."""
+    return forms.RegexField(
+        regex=r"^[0-9]{4,8}$",
+        required=False,
+        strip=True,
+        max_length=8,
+        error_messages={"invalid": message, "max_length": message},
+    )
+
+
 class ShareForm(forms.Form):
     """What a sender submits, from the upload page or the API (same field names)."""
 
@@ -42,16 +53,7 @@ class ShareForm(forms.Form):
         required=False,
         error_messages={"invalid_choice": "expires_in must be one of: %(allowed)s seconds."},
     )
-    pin = forms.RegexField(
-        regex=r"^[0-9]{4,8}$",
-        required=False,
-        strip=True,
-        max_length=8,
-        error_messages={
-            "invalid": "The PIN must be 4 to 8 digits.",
-            "max_length": "The PIN must be 4 to 8 digits.",
-        },
-    )
+    pin = pin_field("The PIN must be 4 to 8 digits.")
     prevent_download = forms.CharField(required=False, max_length=5)
 
     def __init__(self, *args, **kwargs):
@@ -79,16 +81,7 @@ class ShareForm(forms.Form):
 
 class PinForm(forms.Form):
     # The same shape as at upload: anything else cannot match, so it is refused unchecked.
-    pin = forms.RegexField(
-        regex=r"^[0-9]{4,8}$",
-        required=False,
-        strip=True,
-        max_length=8,
-        error_messages={
-            "invalid": "The PIN is 4 to 8 digits.",
-            "max_length": "The PIN is 4 to 8 digits.",
-        },
-    )
+    pin = pin_field("The PIN is 4 to 8 digits.")
 
 
 class ReportForm(forms.Form):

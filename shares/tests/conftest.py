@@ -198,3 +198,73 @@ def collected_static():
         cwd=root, check=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "seen.settings"},
     )
     return root / "staticfiles"
+
+
+def expired_rows(count: int, *, with_objects: bool = True) -> list:
+    """`count` shares that expired an hour ago, inserted in bulk (as 10,000 uploads
+    would leave them), each with a small object in storage."""
+    import secrets
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shares import services
+    from shares.models import Share, token_hash
+
+    now = timezone.now()
+    rows = []
+    for _ in range(count):
+        key = f"{services.PHOTO_PREFIX}{secrets.token_hex(16)}.jpg"
+        rows.append(
+            Share(
+                token_hash=token_hash(secrets.token_urlsafe(24)),
+                manage_token_hash=token_hash(secrets.token_urlsafe(24)),
+                photo_key=key,
+                content_type="image/jpeg",
+                size_bytes=3,
+                width=1,
+                height=1,
+                view_limit=1,
+                created_at=now - timedelta(hours=2),
+                expires_at=now - timedelta(hours=1),
+            )
+        )
+        if with_objects:
+            put_object(key, b"jpg")
+    return Share.objects.bulk_create(rows)
+
+
+def put_object(key: str, data: bytes) -> None:
+    """Store an object directly (one PUT on S3; faster than the storage's upload manager)."""
+    from django.core.files.base import ContentFile
+
+    bucket = getattr(default_storage, "bucket", None)
+    if bucket is None:
+        default_storage.save(key, ContentFile(data))
+    else:
+        bucket.meta.client.put_object(Bucket=bucket.name, Key=key, Body=data)
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for processes the tests start."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+def wait_for(condition, timeout: float = 10) -> bool:
+    """Poll until condition() is true (a server or another process catching up)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()

@@ -21,9 +21,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from shares import services
-from shares.models import EndReason, Share, token_hash
+from shares.models import EndReason, Share
 
-from .conftest import stored_keys
+from .conftest import database_url, expired_rows, put_object, stored_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,41 +34,6 @@ def purge(*args) -> str:
     out = StringIO()
     call_command("purge", *args, stdout=out)
     return out.getvalue()
-
-
-def expired_rows(count: int, *, with_objects: bool = True) -> list[Share]:
-    """`count` shares that expired an hour ago, inserted in bulk (as 10,000 uploads
-    would leave them), each with a small object in storage."""
-    now = timezone.now()
-    rows = []
-    for _ in range(count):
-        key = f"{services.PHOTO_PREFIX}{secrets.token_hex(16)}.jpg"
-        rows.append(
-            Share(
-                token_hash=token_hash(secrets.token_urlsafe(24)),
-                manage_token_hash=token_hash(secrets.token_urlsafe(24)),
-                photo_key=key,
-                content_type="image/jpeg",
-                size_bytes=3,
-                width=1,
-                height=1,
-                view_limit=1,
-                created_at=now - timedelta(hours=2),
-                expires_at=now - timedelta(hours=1),
-            )
-        )
-        if with_objects:
-            put_object(key, b"jpg")
-    return Share.objects.bulk_create(rows)
-
-
-def put_object(key: str, data: bytes) -> None:
-    """Store an object directly (one PUT on S3; faster than the storage's upload manager)."""
-    bucket = getattr(default_storage, "bucket", None)
-    if bucket is None:
-        default_storage.save(key, ContentFile(data))
-    else:
-        bucket.meta.client.put_object(Bucket=bucket.name, Key=key, Body=data)
 
 
 @pytest.fixture
@@ -290,22 +255,12 @@ def test_batch_size_must_be_positive():
         purge("--batch-size", "0")
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    return (
-        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
 def test_every_loops_and_stops_cleanly_on_sigterm(local_storage, tmp_path):
     """`purge --every` as a container would run it: a real process, stopped by SIGTERM."""
     expired_rows(3)
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "SEEN_DATA_DIR": str(tmp_path),  # its photos folder is local_storage
         "AWS_STORAGE_BUCKET_NAME": "",
         "SECRET_KEY": "test-only",

@@ -27,9 +27,9 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
-from shares.models import Share, token_hash
+from shares.models import Share
 
-from .conftest import jpeg_bytes, s3_storage_settings
+from .conftest import expired_rows, jpeg_bytes, s3_storage_settings, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -212,15 +212,6 @@ def wire_requests():
     events.unregister("before-send.s3", record)
 
 
-def wait_for(condition, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def purge(*args) -> str:
     out = StringIO()
     call_command("purge", *args, stdout=out)
@@ -264,26 +255,7 @@ def test_a_missing_object_ends_the_share_with_410(live_server, s3, make_share):
 
 
 def test_purge_deletes_in_one_request_and_only_then_the_rows(s3, wire_requests):
-    bucket = default_storage.bucket_name
-    now = timezone.now()
-    rows = []
-    for _ in range(40):
-        key = f"photos/{secrets.token_hex(16)}.jpg"
-        s3.put_object(Bucket=bucket, Key=key, Body=b"jpg")
-        rows.append(
-            Share(
-                token_hash=token_hash(secrets.token_urlsafe(24)),
-                manage_token_hash=token_hash(secrets.token_urlsafe(24)),
-                photo_key=key,
-                content_type="image/jpeg",
-                size_bytes=3,
-                width=1,
-                height=1,
-                created_at=now - timedelta(hours=2),
-                expires_at=now - timedelta(hours=1),
-            )
-        )
-    Share.objects.bulk_create(rows)
+    expired_rows(40)
 
     output = purge("--batch-size", "7")
 

@@ -18,13 +18,12 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from django.db import connection
 from moto.server import ThreadedMotoServer
 
 from shares import services
 from shares.models import Share
 
-from .conftest import jpeg_bytes, s3_storage_settings
+from .conftest import database_url, jpeg_bytes, s3_storage_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,10 +54,9 @@ def s3(settings):
 
 
 def gunicorn(port: int, endpoint: str, log: Path) -> subprocess.Popen:
-    db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "SECRET_KEY": "scaleout-test-secret-key-0123456789",
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1",

@@ -6,7 +6,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -25,7 +24,7 @@ from django.utils import timezone
 
 from shares.models import EndReason, Share
 
-from .conftest import jpeg_bytes, s3_storage_settings, stored_keys
+from .conftest import database_url, jpeg_bytes, s3_storage_settings, stored_keys, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,15 +43,6 @@ def purge(*args) -> str:
     out = StringIO()
     call_command("purge", *args, stdout=out)
     return out.getvalue()
-
-
-def wait_for(condition, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 class StorageFaults:
@@ -318,21 +308,11 @@ services.share_create(photo=sys.stdin.buffer, views=1, expires_in=86400)
 """
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    return (
-        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
 def test_purge_orphans_removes_what_a_crash_between_upload_and_insert_left(local_storage, tmp_path):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "seen.settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "SEEN_DATA_DIR": str(tmp_path),  # its photos folder is local_storage
         "AWS_STORAGE_BUCKET_NAME": "",
         "SECRET_KEY": "test-only",
