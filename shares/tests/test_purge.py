@@ -23,7 +23,7 @@ from django.utils import timezone
 from shares import services
 from shares.models import EndReason, Share
 
-from .conftest import database_url, expired_rows, put_object, stored_keys
+from .conftest import database_url, expired_rows, put_object, stored_keys, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -275,17 +275,11 @@ def test_every_loops_and_stops_cleanly_on_sigterm(local_storage, tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while Share.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not Share.objects.exists()
+        assert wait_for(lambda: not Share.objects.exists(), timeout=30)
 
         # The next round picks up what ended since.
         expired_rows(2)
-        deadline = time.monotonic() + 30
-        while Share.objects.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not Share.objects.exists()
+        assert wait_for(lambda: not Share.objects.exists(), timeout=30)
         assert stored_keys() == []
 
         proc.send_signal(signal.SIGTERM)
