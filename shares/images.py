@@ -26,13 +26,14 @@ have transparency: JPEG is the one format every browser and mail client shows, a
 those containers cannot be rewritten losslessly with the tools we have.
 """
 
+import contextlib
 import io
 import re
 import struct
 import warnings
 import zlib
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Iterator
 
 import pillow_heif
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
@@ -165,29 +166,37 @@ def _decode_fully(data: bytes, fmt: str, *, max_pixels: int) -> tuple[int, int]:
     """Decode every frame of what will be stored; refuse it if any part is missing or
     broken. Returns the stored (unrotated) width and height."""
     budget = max_pixels * ANIMATION_PIXEL_FACTOR
+    with _decoding(max_pixels), Image.open(
+        io.BytesIO(data), formats=["JPEG" if fmt == "MPO" else fmt]
+    ) as image:
+        if image.width * image.height > max_pixels:
+            raise _too_large(max_pixels, image.size)
+        if image.format == "JPEG":
+            # libjpeg still reads and Huffman-decodes every block of every scan
+            # (so a cut or broken stream fails), but at 1/8 scale it skips most
+            # of the inverse DCT: the pixels are not needed, only the proof that
+            # they decode. The stored bytes are the upload's, so they are equal.
+            size = image.size
+            image.draft(image.mode, (max(image.width // 8, 1), max(image.height // 8, 1)))
+            image.decodermaxblock = len(data)  # it is all in memory: one read, not 64 KB ones
+            image.load()
+            return size
+        frames = getattr(image, "n_frames", 1)
+        if frames * image.width * image.height > budget:
+            raise InvalidPhoto(
+                f"The animation is too large ({frames} frames of {image.width}x{image.height} pixels)."
+            )
+        for frame in range(frames):
+            image.seek(frame)
+            image.load()
+        return image.size
+
+
+@contextlib.contextmanager
+def _decoding(max_pixels: int) -> Iterator[None]:
+    """Turn any decoder failure on untrusted bytes into the user's plain message."""
     try:
-        with Image.open(io.BytesIO(data), formats=["JPEG" if fmt == "MPO" else fmt]) as image:
-            if image.width * image.height > max_pixels:
-                raise _too_large(max_pixels, image.size)
-            if image.format == "JPEG":
-                # libjpeg still reads and Huffman-decodes every block of every scan
-                # (so a cut or broken stream fails), but at 1/8 scale it skips most
-                # of the inverse DCT: the pixels are not needed, only the proof that
-                # they decode. The stored bytes are the upload's, so they are equal.
-                size = image.size
-                image.draft(image.mode, (max(image.width // 8, 1), max(image.height // 8, 1)))
-                image.decodermaxblock = len(data)  # it is all in memory: one read, not 64 KB ones
-                image.load()
-                return size
-            frames = getattr(image, "n_frames", 1)
-            if frames * image.width * image.height > budget:
-                raise InvalidPhoto(
-                    f"The animation is too large ({frames} frames of {image.width}x{image.height} pixels)."
-                )
-            for frame in range(frames):
-                image.seek(frame)
-                image.load()
-            return image.size
+        yield
     except InvalidPhoto:
         raise
     except Image.DecompressionBombError:
@@ -608,27 +617,20 @@ def _gif_skip_blocks(raw: bytes, pos: int) -> int:
 def _convert(raw: bytes, fmt: str, found: _Found, *, max_pixels: int) -> CleanPhoto:
     """Decode the primary image and write it as a JPEG (PNG if it has transparency)
     that carries only the pixels and the colour profile."""
-    try:
-        with Image.open(io.BytesIO(raw), formats=[fmt]) as image:
-            if fmt == "AVIF" and getattr(image, "n_frames", 1) > 1:
-                raise InvalidPhoto("Animated AVIF is not supported; send it as an animated GIF or WebP.")
-            if image.width * image.height > max_pixels:
-                raise _too_large(max_pixels, image.size)
-            if image.info.get("exif"):
-                found.exif(image.info["exif"])
-            if image.info.get("xmp"):
-                found.xmp(image.info["xmp"])
-            icc = image.info.get("icc_profile")
-            image.load()
-            # libheif applies HEIF's rotation and mirroring itself; Pillow's AVIF
-            # reports them as an EXIF orientation, which this applies.
-            upright = ImageOps.exif_transpose(image)
-    except InvalidPhoto:
-        raise
-    except Image.DecompressionBombError:
-        raise _too_large(max_pixels) from None
-    except Exception:  # any decoder failure on untrusted bytes means the file is unusable
-        raise InvalidPhoto(DAMAGED) from None
+    with _decoding(max_pixels), Image.open(io.BytesIO(raw), formats=[fmt]) as image:
+        if fmt == "AVIF" and getattr(image, "n_frames", 1) > 1:
+            raise InvalidPhoto("Animated AVIF is not supported; send it as an animated GIF or WebP.")
+        if image.width * image.height > max_pixels:
+            raise _too_large(max_pixels, image.size)
+        if image.info.get("exif"):
+            found.exif(image.info["exif"])
+        if image.info.get("xmp"):
+            found.xmp(image.info["xmp"])
+        icc = image.info.get("icc_profile")
+        image.load()
+        # libheif applies HEIF's rotation and mirroring itself; Pillow's AVIF
+        # reports them as an EXIF orientation, which this applies.
+        upright = ImageOps.exif_transpose(image)
 
     # Options are passed explicitly: nothing of the original's info (EXIF, XMP) is written.
     options = {"icc_profile": icc} if icc else {}

@@ -158,6 +158,18 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
     return out.getvalue()
 
 
+def metadata(*, exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None) -> dict:
+    """Pillow save options that write the given EXIF, ICC profile and XMP."""
+    options = {}
+    if exif is not None:
+        options["exif"] = b"Exif\x00\x00" + exif
+    if icc is not None:
+        options["icc_profile"] = icc
+    if xmp is not None:
+        options["xmp"] = xmp
+    return options
+
+
 def jpeg_photo(
     size=(64, 48),
     *,
@@ -172,12 +184,7 @@ def jpeg_photo(
     quality: int = 90,
 ) -> bytes:
     options = {"quality": quality, "progressive": progressive}
-    if exif is not None:
-        options["exif"] = b"Exif\x00\x00" + exif
-    if icc is not None:
-        options["icc_profile"] = icc
-    if xmp is not None:
-        options["xmp"] = xmp
+    options.update(metadata(exif=exif, icc=icc, xmp=xmp))
     if comment is not None:
         options["comment"] = comment
     data = _encode(image if image is not None else picture(size, seed=seed), "JPEG", **options)
@@ -209,10 +216,7 @@ def png_photo(size=(40, 30), *, mode="RGBA", exif=None, icc=None, text=True, tra
         info.add_text("Software", "Camera 1.0", zip=True)
         info.add(b"tIME", struct.pack(">HBBBBB", 2026, 8, 1, 12, 34, 56))
     options = {"pnginfo": info}
-    if exif is not None:
-        options["exif"] = b"Exif\x00\x00" + exif
-    if icc is not None:
-        options["icc_profile"] = icc
+    options.update(metadata(exif=exif, icc=icc))
     return _encode(picture(size, mode=mode), "PNG", **options) + trailer
 
 
@@ -239,23 +243,13 @@ def still_gif(size=(20, 10)) -> bytes:
 def animated_webp(durations=(100, 250, 400), *, exif=None, icc=None, xmp=XMP) -> bytes:
     pictures = frames(len(durations))
     options = {"save_all": True, "append_images": pictures[1:], "duration": list(durations), "loop": 0}
-    if exif is not None:
-        options["exif"] = b"Exif\x00\x00" + exif
-    if icc is not None:
-        options["icc_profile"] = icc
-    if xmp is not None:
-        options["xmp"] = xmp
+    options.update(metadata(exif=exif, icc=icc, xmp=xmp))
     return _encode(pictures[0], "WEBP", **options)
 
 
 def still_webp(size=(40, 30), *, exif=None, icc=None, xmp=XMP, lossless=False) -> bytes:
     options = {"lossless": lossless, "quality": 90}
-    if exif is not None:
-        options["exif"] = b"Exif\x00\x00" + exif
-    if icc is not None:
-        options["icc_profile"] = icc
-    if xmp is not None:
-        options["xmp"] = xmp
+    options.update(metadata(exif=exif, icc=icc, xmp=xmp))
     return _encode(picture(size), "WEBP", **options)
 
 
