@@ -115,10 +115,9 @@ class UploadSizeLimitMiddleware:
         if length < 0:
             return error_response(request, 400, "Content-Length must be a number.")
         if length > settings.SEEN_MAX_UPLOAD_BYTES + _ENVELOPE_BYTES:
-            response = error_response(request, 413, too_large_message())
-            # The body was not read; tell the client not to reuse the connection.
-            response["Connection"] = "close"
-            return response
+            # The body is not read. No Connection header: it is hop-by-hop, which WSGI
+            # forbids an application to set (the server decides about the connection).
+            return error_response(request, 413, too_large_message())
         if length:
             # Django reads a body that ends early as if it were complete; this makes it an
             # error (UnreadablePostError), which FormMiddleware answers with 400.
