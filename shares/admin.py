@@ -7,7 +7,10 @@ group's permissions (see migration 0002), not a superuser's.
 
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.filters import FieldListFilter, ListFilter
+from django.contrib.admin.utils import get_fields_from_path, unquote
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -101,6 +104,42 @@ class HasPinFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OwnFiltersOnly:
+    """Filter a list only through the admin's own filters and date hierarchy.
+
+    Django lets a list URL filter by any of the model's own columns
+    (?pin_hash__startswith=pbkdf2, ?token_hash=..., ?photo_key__startswith=...): whoever
+    may view shares could read hashes and storage keys one character at a time, or find a
+    share's row from its link. Any other parameter is refused, which Django answers with
+    400 (DisallowedModelAdminLookup).
+    """
+
+    # Lookups the admin's own links use that are not list filters.
+    linked_lookups: frozenset[str] = frozenset()
+
+    def lookup_allowed(self, lookup, value, request) -> bool:
+        return lookup in self.linked_lookups or lookup in self._filter_parameters(request)
+
+    def _filter_parameters(self, request: HttpRequest) -> set[str]:
+        """The query parameters the list's filters read, asked of the filters themselves
+        (built without parameters: none of them queries the database until shown)."""
+        names = set()
+        if self.date_hierarchy:
+            names |= {f"{self.date_hierarchy}__{part}" for part in ("year", "month", "day")}
+        for item in self.get_list_filter(request):
+            if isinstance(item, type) and issubclass(item, ListFilter):
+                spec = item(request, {}, self.model, self)
+            else:
+                field_path, filter_class = item if isinstance(item, (list, tuple)) else (
+                    item, FieldListFilter.create
+                )
+                field = get_fields_from_path(self.model, field_path)[-1]
+                spec = filter_class(field, request, {}, self.model, self, field_path=field_path)
+            names |= set(spec.expected_parameters())
+        # ?status=open means what the filter's own ?status__exact=open means.
+        return names | {name.removesuffix("__exact") for name in names}
+
+
 class ReadOnly:
     """Nothing in this admin is added, edited or deleted by hand: every change goes through
     services, and a delete would drop a row and leave its photo in storage (purge deletes
@@ -126,7 +165,7 @@ class ReportInline(ReadOnly, admin.TabularInline):
 
 
 @admin.register(Share)
-class ShareAdmin(ReadOnly, ModeratorPermissions, admin.ModelAdmin):
+class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmin):
     list_display = [
         "id", "status", "reports", "created_at", "expires_at", "views", "pin", "content_type", "size",
     ]
@@ -285,10 +324,12 @@ class ShareAdmin(ReadOnly, ModeratorPermissions, admin.ModelAdmin):
 
 
 @admin.register(Report)
-class ReportAdmin(ReadOnly, ModeratorPermissions, admin.ModelAdmin):
+class ReportAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmin):
     list_display = ["created_at", "share_link", "reason", "short_details", "status", "resolved_at", "resolved_by"]
     list_filter = ["status", "reason"]
     date_hierarchy = "created_at"
+    # The share list links each share's reports by share id (ShareAdmin.reports).
+    linked_lookups = frozenset({"share_number"})
     actions = ["dismiss"]
     fields = ["share_link", "reason", "details", "created_at", "status", "resolved_at", "resolved_by"]
     readonly_fields = fields
@@ -319,7 +360,7 @@ class ReportAdmin(ReadOnly, ModeratorPermissions, admin.ModelAdmin):
 
 
 @admin.register(ModerationEvent)
-class ModerationEventAdmin(ReadOnly, admin.ModelAdmin):
+class ModerationEventAdmin(OwnFiltersOnly, ReadOnly, admin.ModelAdmin):
     """The audit log: read-only for everyone, superusers included."""
 
     list_display = ["created_at", "actor_name", "action", "share_link", "note"]
@@ -333,3 +374,19 @@ class ModerationEventAdmin(ReadOnly, admin.ModelAdmin):
     @admin.display(description="share", ordering="share_number")
     def share_link(self, event: ModerationEvent) -> str:
         return _share_link(event.share_id, event.share_number)
+
+
+# Django's own user and group pages, with the same rule: ?password__startswith=pbkdf2_...
+# would read a colleague's password hash character by character.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class StaffUserAdmin(OwnFiltersOnly, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class StaffGroupAdmin(OwnFiltersOnly, GroupAdmin):
+    pass

@@ -1,3 +1,5 @@
+import importlib
+
 import pytest
 
 from shares.models import EndReason, Share
@@ -43,3 +45,112 @@ def test_the_admin_filters_by_status(admin_client, make_share):
     make_share()
     assert admin_client.get("/admin/shares/share/?status=live").status_code == 200
     assert admin_client.get("/admin/shares/share/?status=ended&pin=yes").status_code == 200
+
+
+# --- filters: only the admin's own --------------------------------------------------------
+
+
+@pytest.fixture
+def moderator_client(client, django_user_model):
+    """A staff user whose only rights come from the `moderator` group (migration 0002)."""
+    from django.apps import apps as django_apps
+    from django.contrib.auth.models import Group
+
+    importlib.import_module("shares.migrations.0002_moderation").create_moderator_group(
+        django_apps, None
+    )
+    user = django_user_model.objects.create_user("mod", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="moderator"))
+    client.force_login(user)
+    return client
+
+
+def secret_lookups(share: Share) -> list[str]:
+    """Query strings that would read a secret column, one character at a time or whole."""
+    return [
+        f"/admin/shares/share/?pin_hash__startswith={share.pin_hash[:7]}",
+        f"/admin/shares/share/?token_hash={share.token_hash}",
+        f"/admin/shares/share/?token_hash__exact={share.token_hash}",
+        f"/admin/shares/share/?manage_token_hash__startswith={share.manage_token_hash[:1]}",
+        f"/admin/shares/share/?photo_key__startswith={share.photo_key[:8]}",
+        f"/admin/shares/share/?photo_key__regex=^{share.photo_key[:8]}",
+        # A filter's name with another lookup is not the filter.
+        f"/admin/shares/share/?content_type__startswith={share.content_type[:3]}",
+        f"/admin/shares/share/?status=live&pin_hash__gt={share.pin_hash[:3]}",
+        f"/admin/shares/report/?share__token_hash={share.token_hash}",
+        f"/admin/shares/report/?share__pin_hash__startswith={share.pin_hash[:7]}",
+        "/admin/shares/report/?details__contains=a",
+        f"/admin/shares/moderationevent/?share__photo_key__startswith={share.photo_key[:8]}",
+        "/admin/auth/user/?password__startswith=pbkdf2",
+        "/admin/auth/group/?permissions__codename__startswith=pre",
+    ]
+
+
+def test_a_filter_on_a_secret_column_is_refused_not_answered(admin_client, make_share):
+    created = make_share(views=3, pin="4821")
+    share = Share.objects.get()
+    for url in secret_lookups(share):
+        response = admin_client.get(url)
+        # Not a filtered list (whose row count would answer the question): Django's
+        # DisallowedModelAdminLookup, a SuspiciousOperation, answered with 400.
+        assert response.status_code == 400, url
+        html = response.content.decode()
+        assert "results" not in html and created.token not in html, url
+
+
+def test_a_moderator_cannot_use_the_admin_as_an_oracle_either(moderator_client, make_share):
+    make_share(pin="4821")
+    share = Share.objects.get()
+    assert moderator_client.get("/admin/shares/share/").status_code == 200
+    for url in secret_lookups(share)[:6]:
+        assert moderator_client.get(url).status_code == 400, url
+
+
+def listed(client, url: str) -> int:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return response.context["cl"].result_count
+
+
+def test_the_admins_own_filters_still_work(admin_client, make_share):
+    make_share(pin="4821")
+    make_share()
+    share = Share.objects.order_by("pk").first()
+    year, month, day = share.created_at.year, share.created_at.month, share.created_at.day
+    assert listed(admin_client, "/admin/shares/share/") == 2
+    assert listed(admin_client, "/admin/shares/share/?pin=yes") == 1
+    assert listed(admin_client, "/admin/shares/share/?status=live&reports=none&pin=no") == 1
+    assert listed(admin_client, "/admin/shares/share/?status=ended") == 0
+    assert listed(admin_client, "/admin/shares/share/?content_type=image/jpeg") == 2
+    assert listed(admin_client, "/admin/shares/share/?content_type__isnull=True") == 0
+    hierarchy = f"created_at__year={year}&created_at__month={month}&created_at__day={day}"
+    assert listed(admin_client, f"/admin/shares/share/?{hierarchy}") == 2
+    assert listed(admin_client, f"/admin/shares/share/?created_at__year={year - 1}") == 0
+    # Sorting, paging and searching are not filters, and stay available.
+    assert listed(admin_client, "/admin/shares/share/?o=4&p=1") == 2
+    assert listed(admin_client, "/admin/shares/report/?status__exact=open&reason__isnull=0") == 0
+    assert listed(admin_client, f"/admin/shares/report/?created_at__year={year}") == 0
+    # The share list's "reports" column links here by share id.
+    assert listed(admin_client, f"/admin/shares/report/?share_number={share.pk}") == 0
+    assert listed(admin_client, "/admin/shares/report/?status=open") == 0
+    assert listed(admin_client, "/admin/shares/moderationevent/?action__exact=remove") == 0
+    assert listed(admin_client, "/admin/auth/user/?is_staff__exact=1&groups__isnull=True") == 1
+    assert listed(admin_client, "/admin/auth/user/?q=admin") == 1
+
+
+SECRET_COLUMNS = {"token_hash", "manage_token_hash", "pin_hash", "photo_key", "password"}
+
+
+def test_no_admin_searches_or_lists_a_secret_column(rf, admin_user):
+    from django.contrib import admin
+
+    request = rf.get("/admin/")
+    request.user = admin_user
+    for model, model_admin in admin.site._registry.items():
+        searched = {
+            part
+            for field in model_admin.get_search_fields(request)
+            for part in field.lstrip("^=@").split("__")
+        }
+        shown = set(map(str, model_admin.get_list_display(request)))
+        assert not (searched | shown) & SECRET_COLUMNS, model.__name__
