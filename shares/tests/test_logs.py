@@ -1,6 +1,7 @@
 """No link token and no PIN in any log line: gunicorn's access and error logs, Django's
 request warnings, runserver's lines, tracebacks."""
 
+import http.client
 import io
 import logging
 import time
@@ -11,8 +12,9 @@ from gunicorn.config import Config
 
 from seen.logredact import RedactingFilter, RedactingLogger, redact
 
-from .conftest import jpeg_bytes
+from .conftest import jpeg_bytes, wait_for
 from .deployed import gunicorn
+
 TOKEN = "Zq3xY7wVb2Nc8Md1Lk4Jh6Gf5Ds9Pa0T"
 MANAGE_TOKEN = "Rt5yU8iO1pA4sD7fG0hJ3kL6zX9cV2bN"
 
@@ -31,6 +33,49 @@ MANAGE_TOKEN = "Rt5yU8iO1pA4sD7fG0hJ3kL6zX9cV2bN"
     ],
 )
 def test_redact_hides_tokens_and_pins_and_nothing_else(line, expected):
+    assert redact(line) == expected
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        # Escaped letters: gunicorn decodes them, so these reach the views.
+        (f"GET /%73/{TOKEN} HTTP/1.1", "GET /s/… HTTP/1.1"),
+        (f"GET /%6d/{MANAGE_TOKEN} HTTP/1.1", "GET /m/… HTTP/1.1"),
+        (f"DELETE /%6D/{MANAGE_TOKEN} HTTP/1.1", "DELETE /m/… HTTP/1.1"),
+        (f"GET /s%2F{TOKEN} HTTP/1.1", "GET /s/… HTTP/1.1"),
+        (f"GET /m%2f{MANAGE_TOKEN} HTTP/1.1", "GET /m/… HTTP/1.1"),
+        (f"GET /s/{TOKEN[:5]}%{ord(TOKEN[5]):02X}{TOKEN[6:]} HTTP/1.1", "GET /s/… HTTP/1.1"),
+        # Answered 404, but the token in them works.
+        (f"Not Found: /S/{TOKEN}", "Not Found: /s/…"),
+        (f"GET /%53/{TOKEN} HTTP/1.1", "GET /s/… HTTP/1.1"),
+        (f"Not Found: /M/{MANAGE_TOKEN}", "Not Found: /m/…"),
+        (f"GET /%4D/{MANAGE_TOKEN} HTTP/1.1", "GET /m/… HTTP/1.1"),
+        (f"GET //s/{TOKEN} HTTP/1.1", "GET //s/… HTTP/1.1"),
+        (f"GET /%2Fs/{TOKEN} HTTP/1.1", "GET //s/… HTTP/1.1"),
+        (f"Not Found: /s//{TOKEN}", "Not Found: /s/…"),
+        (f"GET /%2573/{TOKEN} HTTP/1.1", "GET /s/… HTTP/1.1"),
+        (f"Not Found: /%73/{TOKEN}", "Not Found: /s/…"),
+        (f"GET /%25252573/{TOKEN} HTTP/1.1", "GET /s/… HTTP/1.1"),
+        (f"GET http://127.0.0.1:8000/S/{TOKEN} HTTP/1.1", "GET http://127.0.0.1:8000/s/… HTTP/1.1"),
+        # In a query string or a header.
+        (f"GET /?next=/s/{TOKEN} HTTP/1.1", "GET /?next=/s/… HTTP/1.1"),
+        (f"GET /?next=%2Fs%2F{TOKEN}&x=1 HTTP/1.1", "GET /?next=/s/…&x=1 HTTP/1.1"),
+        (f"GET /?next=https%3A%2F%2Fseen.example.org%2Fm%2F{MANAGE_TOKEN}",
+         "GET /?next=https%3A//seen.example.org/m/…"),
+        (f"Referer: https://seen.example.org/S/{TOKEN}", "Referer: https://seen.example.org/s/…"),
+        # PINs escaped, or with an escaped "=".
+        ("GET /s/abc?%70in=4821 HTTP/1.1", "GET /s/…?pin=… HTTP/1.1"),
+        ("GET /?pin%3D4821 HTTP/1.1", "GET /?pin=… HTTP/1.1"),
+        # Escapes of anything but a path's letters stay escaped: no decoded line break or
+        # quote can forge a log line, and other text is left as it was.
+        ("GET /a%0A127.0.0.1%20%22GET%20/ HTTP/1.1", "GET /a%0A127.0.0.1%20%22GET%20/ HTTP/1.1"),
+        ("GET /%250A HTTP/1.1", "GET /%0A HTTP/1.1"),
+        ("GET /admin/shares/share/?status=live&o=-3", "GET /admin/shares/share/?status=live&o=-3"),
+        ("GET /sm/x /ms/y /s HTTP/1.1", "GET /sm/x /ms/y /s HTTP/1.1"),
+    ],
+)
+def test_redact_finds_every_spelling_of_a_link(line, expected):
     assert redact(line) == expected
 
 
@@ -151,3 +196,66 @@ def test_no_token_or_pin_reaches_the_logs_of_the_running_app(gunicorn_server):
     assert "Forbidden: /s/…" in text
     assert "Not Found: /s/…" in text
     assert "Method Not Allowed (PUT): /s/…" in text
+
+
+def send(port: int, method: str, target: str, headers: dict | None = None) -> int:
+    """One request with its target exactly as given: no client library re-escapes it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, target, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_every_spelling_of_a_link_is_redacted_in_the_running_apps_logs(transactional_db, tmp_path):
+    with gunicorn(tmp_path) as server:
+        created = requests.post(
+            f"{server.url}/api/shares",
+            files={"photo": ("cat.jpg", jpeg_bytes(), "image/jpeg")},
+            data={"views": "3"},
+            timeout=10,
+        ).json()
+        token = created["url"].rsplit("/", 1)[1]
+        manage = created["manage_url"].rsplit("/", 1)[1]
+        escaped_letter = f"{token[:5]}%{ord(token[5]):02X}{token[6:]}"
+        # What each spelling reaches: gunicorn decodes every escape (%2F too) into the path
+        # the router sees, once; the router is case-sensitive and does not fold "//".
+        answers = {
+            target: send(server.port, "GET", target)
+            for target in [
+                f"/%73/{token}",
+                f"/s%2F{token}",
+                f"/s/{escaped_letter}",
+                f"/%6d/{manage}",
+                f"/%6D/{manage}",
+                f"/m%2f{manage}",
+                f"http://127.0.0.1:{server.port}/s/{token}",
+                f"/S/{token}",
+                f"/%53/{token}",
+                f"/M/{manage}",
+                f"//s/{token}",
+                f"/s//{token}",
+                f"/%2573/{token}",
+                f"/?next=%2Fs%2F{token}",
+            ]
+        }
+        referred = send(server.port, "GET", "/?last", {"Referer": f"{server.url}/S/{token}"})
+        assert list(answers.values()) == [200] * 7 + [404] * 6 + [200]
+        assert referred == 200
+
+        # The workers write their lines a moment after answering.
+        assert wait_for(lambda: "GET /?last" in server.logs())
+        text = server.logs()
+    assert token not in text and manage not in text
+    assert token[6:] not in text  # nor the escaped one
+    # The lines are there, in the one spelling a reader can search for.
+    assert text.count('"GET /s/… HTTP/1.1" 200') == 3
+    assert text.count('"GET /m/… HTTP/1.1" 200') == 3
+    assert f'"GET http://127.0.0.1:{server.port}/s/… HTTP/1.1" 200' in text
+    assert text.count('"GET /s/… HTTP/1.1" 404') == 4
+    assert '"GET //s/… HTTP/1.1" 404' in text
+    assert '"GET /?next=/s/… HTTP/1.1" 200' in text
+    assert "Not Found: /s/…" in text and "Not Found: /m/…" in text
