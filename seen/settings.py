@@ -85,12 +85,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: a load balancer's probe by IP must not meet ALLOWED_HOSTS or the SSL redirect.
     "shares.middleware.HealthCheckMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    # Early, so that answers from the middleware below (400, 405, 413) carry it too.
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Early, so even a 413 or a 429 about a share is never cached or indexed.
+    # These three before SecurityMiddleware, whose HTTPS redirect (answered in
+    # process_request) for /s/<token> names the token in Location: that 301 must be as
+    # private, unframeable and policed as the page. Early also so that every answer from
+    # the middleware below (400, 405, 413, 429) carries them.
     "shares.middleware.PrivateResponseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
     "shares.middleware.MethodNotAllowedMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "shares.middleware.UploadSizeLimitMiddleware",

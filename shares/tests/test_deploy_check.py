@@ -191,6 +191,21 @@ def test_plain_http_is_redirected_and_https_gets_hsts(client, https_on):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/s/" + "A" * 32, "/m/" + "B" * 32, "/s/" + "A" * 32 + "/report"])
+def test_the_https_redirect_of_a_link_is_as_private_as_the_link(client, https_on, path):
+    # Location names the token: the 301 may be neither cached, indexed, framed nor
+    # referred onwards, as the page it points to may not.
+    redirect = client.get(path, HTTP_HOST="seen.example.org")
+    assert redirect.status_code == 301
+    assert redirect["Location"] == f"https://seen.example.org{path}"
+    assert "no-store" in redirect["Cache-Control"]
+    assert redirect["X-Robots-Tag"] == "noindex, nofollow"
+    assert redirect["Referrer-Policy"] == "no-referrer"
+    assert redirect["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in redirect["Content-Security-Policy"]
+
+
+@pytest.mark.django_db
 def test_the_load_balancer_probe_is_not_redirected(client, https_on):
     response = client.get("/healthz", HTTP_HOST="10.0.0.5")
     assert response.status_code == 200

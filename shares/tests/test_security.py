@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import clear_url_caches
@@ -175,3 +176,24 @@ def test_the_admin_lives_where_seen_admin_path_says(client, admin_path):
     assert login.status_code == 200
     assert 'action="/staff-4f9c/login/' in login.content.decode()
     assert client.get("/staff-4f9c/").status_code == 302
+
+
+def test_the_deployed_https_redirect_of_a_link_carries_the_private_headers(
+    transactional_db, tmp_path
+):
+    from .deployed import gunicorn
+
+    token, manage = "Zq3xY7wVb2Nc8Md1Lk4Jh6Gf5Ds9Pa0T", "Rt5yU8iO1pA4sD7fG0hJ3kL6zX9cV2bN"
+    with gunicorn(tmp_path, SEEN_HTTPS="true") as server:
+        for path in (f"/s/{token}", f"/m/{manage}", "/api/shares"):
+            redirect = requests.get(f"{server.url}{path}", allow_redirects=False, timeout=10)
+            assert redirect.status_code == 301, path
+            assert redirect.headers["Location"] == f"https://127.0.0.1:{server.port}{path}"
+            assert "no-store" in redirect.headers["Cache-Control"], path
+            assert redirect.headers["X-Robots-Tag"] == "noindex, nofollow", path
+            assert redirect.headers["Referrer-Policy"] == "no-referrer", path
+            assert redirect.headers["X-Frame-Options"] == "DENY", path
+            csp = csp_directives(redirect.headers["Content-Security-Policy"])
+            assert csp == EXPECTED_CSP, path
+        # The load balancer's probe is still answered, over plain HTTP, before the redirect.
+        assert requests.get(f"{server.url}/healthz", timeout=10).status_code == 200
