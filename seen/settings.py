@@ -312,6 +312,13 @@ if (
     )
 SEEN_ADMIN_PATH = _admin_path + "/"
 
+# Sessions are the admin's alone (the public pages use none). The table keeps a digest
+# of each key, never the key, so a copy of the database logs nobody in (seen/sessions.py).
+SESSION_ENGINE = "seen.sessions"
+# A moderator signs in again after this many seconds, counted from signing in.
+SEEN_ADMIN_SESSION_AGE = _int("SEEN_ADMIN_SESSION_AGE", 4 * 3600, minimum=60)
+SESSION_COOKIE_AGE = SEEN_ADMIN_SESSION_AGE
+
 # --- Rate limits ------------------------------------------------------------------------
 
 

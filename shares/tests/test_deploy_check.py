@@ -130,10 +130,31 @@ def test_the_security_settings_are_read_from_the_environment(tmp_path):
     assert values["uploads"] == "5/10m"
 
 
+SHOW_SESSIONS = """
+import json, django
+django.setup()
+from django.conf import settings as s
+print(json.dumps({"engine": s.SESSION_ENGINE, "age": s.SESSION_COOKIE_AGE}))
+"""
+
+
+def test_admin_sessions_are_hashed_and_last_hours_not_weeks(tmp_path):
+    def sessions(**env: str) -> dict:
+        result = run(["-c", SHOW_SESSIONS], tmp_path, DJANGO_SETTINGS_MODULE="seen.settings", **env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    # Django's default is two weeks; a stolen cookie should be worth less than that.
+    assert sessions(**production()) == {"engine": "seen.sessions", "age": 4 * 3600}
+    assert sessions(**production(SEEN_ADMIN_SESSION_AGE="900"))["age"] == 900
+
+
 @pytest.mark.parametrize(
     "name, value",
     [
         ("SEEN_HTTPS", "sometimes"),
+        ("SEEN_ADMIN_SESSION_AGE", "4h"),
+        ("SEEN_ADMIN_SESSION_AGE", "10"),
         ("SEEN_PROXY_SSL_HEADER", "X-Forwarded-Proto: https"),
         ("SEEN_TRUSTED_PROXIES", "the load balancer"),
         ("SEEN_RATE_LIMIT_UPLOADS", "20 per hour"),

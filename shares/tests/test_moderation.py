@@ -431,11 +431,12 @@ def test_a_moderator_without_the_preview_permission_gets_403(moderator_client, m
     assert not ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED).exists()
 
 
-def test_preview_of_an_ended_share_is_refused(moderator_client, make_share):
+def test_preview_of_an_ended_share_is_refused(moderator_client, moderator, make_share):
     created = make_share(views=0)
     report(created.token)
     share = Share.objects.get()
     with time_machine.travel(timezone.now() + timedelta(days=2)):
+        moderator_client.force_login(moderator)  # two days on, yesterday's login has ended
         response = moderator_client.post(preview_url(share))
     assert response.status_code == 410
     assert not ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED).exists()
