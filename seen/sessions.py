@@ -38,6 +38,8 @@ class SessionStore(db.SessionStore):
     """
 
     def _get_session_from_db(self):
+        if self.session_key is None:
+            return None
         try:
             return self.model.objects.get(
                 session_key=key_digest(self.session_key), expire_date__gt=timezone.now()
@@ -48,6 +50,8 @@ class SessionStore(db.SessionStore):
             return None
 
     async def _aget_session_from_db(self):
+        if self.session_key is None:
+            return None
         try:
             return await self.model.objects.aget(
                 session_key=key_digest(self.session_key), expire_date__gt=timezone.now()
