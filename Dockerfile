@@ -23,6 +23,9 @@ RUN SECRET_KEY=build-only-not-secret DEBUG=false python manage.py collectstatic 
 
 USER 10001
 VOLUME ["/data"]
+# gunicorn gives every request in progress a thread (2 workers x 8 threads): a few dozen
+# slow clients take them all. Never publish this port; only nginx running
+# deploy/nginx.conf.template may reach it (README, "Running in production").
 EXPOSE 8000
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

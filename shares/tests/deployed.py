@@ -1,8 +1,13 @@
 """gunicorn as the Dockerfile runs it (seen/gunicorn.py), for tests that need the real
-server: its logs, its handling of raw bytes and lying lengths."""
+server: its logs, its handling of raw bytes and lying lengths; and nginx in front of it as
+deploy/nginx.conf.template ships it."""
 
 import contextlib
+import grp
 import os
+import pwd
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -96,6 +101,112 @@ def gunicorn(tmp_path: Path, **extra_env: str) -> Iterator[Deployed]:
         yield deployed
     finally:
         server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+# --- nginx in front, as deploy/nginx.conf.template ships it --------------------------------
+
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
+NGINX_DEFAULT_CONN_PER_ADDRESS = "20"  # what README tells a deployment to set
+
+
+def nginx_binary() -> str | None:
+    """Debian's nginx (.ci/run installs it); /usr/sbin is not on every user's PATH."""
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+
+
+def render_nginx_template(values: dict[str, str]) -> str:
+    """What `envsubst '${SEEN_NGINX_...}'` writes: the shipped file with only its own
+    variables replaced (nginx's $uri, $remote_addr... stay as they are)."""
+    text = NGINX_TEMPLATE.read_text()
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    missing = sorted(set(re.findall(r"\$\{(SEEN_[A-Z_]+)\}", text)))
+    if missing:
+        raise ValueError(f"deploy/nginx.conf.template also needs {', '.join(missing)}")
+    return text
+
+
+@dataclass
+class Front:
+    url: str
+    port: int
+    access_log: Path
+    error_log: Path
+
+    def logs(self) -> str:
+        return self.access_log.read_text() + self.error_log.read_text()
+
+
+@contextlib.contextmanager
+def nginx(
+    tmp_path: Path, *, upstream_port: int, conn_per_address: str = NGINX_DEFAULT_CONN_PER_ADDRESS
+) -> Iterator[Front]:
+    """Debian's nginx on a free 127.0.0.1 port, running the shipped template rendered for
+    this test, inside a minimal main file such as Debian's or the nginx image's; stopped,
+    by its PID, when the block ends."""
+    binary = nginx_binary()
+    if binary is None:
+        raise RuntimeError("nginx is not installed (apt-get install nginx)")
+    root = tmp_path / "nginx"
+    (root / "temp").mkdir(parents=True)
+    port = free_port()
+    access_log, error_log = root / "access.log", root / "error.log"
+    (root / "seen.conf").write_text(
+        render_nginx_template(
+            {
+                "SEEN_NGINX_LISTEN": f"127.0.0.1:{port}",
+                "SEEN_NGINX_UPSTREAM": f"127.0.0.1:{upstream_port}",
+                "SEEN_NGINX_CONN_PER_ADDRESS": conn_per_address,
+                "SEEN_NGINX_TEMP": str(root / "temp"),
+                "SEEN_NGINX_ACCESS_LOG": str(access_log),
+            }
+        )
+    )
+    # Workers run as the user running the tests: pytest's temporary folders are private.
+    user = f"{pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name}"
+    (root / "nginx.conf").write_text(
+        f"daemon off;\n"
+        f"worker_processes 1;\n"
+        f"user {user};\n"
+        f"pid {root / 'nginx.pid'};\n"
+        f"error_log {error_log} warn;\n"
+        f"events {{ worker_connections 1024; }}\n"
+        f"http {{\n"
+        f"    sendfile on;\n"
+        f"    fastcgi_temp_path {root / 'temp' / 'fastcgi'};\n"
+        f"    uwsgi_temp_path {root / 'temp' / 'uwsgi'};\n"
+        f"    scgi_temp_path {root / 'temp' / 'scgi'};\n"
+        f"    include {root / 'seen.conf'};\n"
+        f"}}\n"
+    )
+    output = root / "nginx-output.log"
+    with output.open("wb") as out:
+        server = subprocess.Popen(
+            [binary, "-p", f"{root}/", "-c", str(root / "nginx.conf")],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    front = Front(f"http://127.0.0.1:{port}", port, access_log, error_log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"{front.url}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass  # not listening yet
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "nginx did not start:\n" + output.read_text() + error_log.read_text()
+                )
+            time.sleep(0.1)
+        yield front
+    finally:
+        server.terminate()  # SIGTERM: nginx's fast shutdown
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
