@@ -231,8 +231,9 @@ def document() -> dict:
                 "summary": "Upload a photo and get its secret link",
                 "description": (
                     "For curl and scripts. A browser's request from another site's page "
-                    "(an Origin header other than this site, Origin: null, or Sec-Fetch-Site: "
-                    "cross-site) is refused with 403 before it counts against any limit."
+                    "(an Origin header other than this site, Origin: null, or Sec-Fetch-Site "
+                    "cross-site or same-site) is refused with 403 before it counts against "
+                    "any limit."
                 ),
                 "requestBody": {
                     "required": True,
