@@ -5,6 +5,7 @@ from . import api, views
 urlpatterns = [
     path("", views.upload, name="upload"),
     path("api/shares", api.shares_create, name="api-shares"),
+    path("api/openapi.json", api.openapi_document, name="api-openapi"),
     path("s/<str:token>", views.share, name="share"),
     path("s/<str:token>/report", views.report, name="report"),
     path("m/<str:token>", views.manage, name="manage"),

@@ -1,0 +1,398 @@
+"""The OpenAPI 3.1 description of Seen's HTTP API, served at GET /api/openapi.json.
+
+Built from the settings a server runs with (its expiry choices, its upload limit), so the
+document a client reads is the one that server keeps. shares/tests/test_openapi.py makes
+the running app give every answer written here and checks it against this document, and
+shares/tests/test_schemathesis.py fuzzes the app against it.
+"""
+
+from django.conf import settings
+
+from .models import EndReason, ReportReason
+from .services import VIEW_CHOICES
+
+JSON = "application/json"
+HTML = "text/html"
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+TOKEN_PATTERN = "^[A-Za-z0-9_-]{32}$"
+PIN_PATTERN = "^[0-9]{4,8}$"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(*extra: str, required: tuple[str, ...] = ()) -> dict:
+    """An {"error": ...} object with some of the extra fields a few answers carry."""
+    fields = {
+        "retry_after": {"type": "integer", "minimum": 1, "description": "Seconds to wait."},
+        "attempts_left": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Wrong PINs left before the photo is deleted.",
+        },
+        "reason": {"type": "string"},
+    }
+    return {
+        "type": "object",
+        "required": ["error", *required],
+        "properties": {
+            "error": {"type": "string", "minLength": 1, "description": "A sentence for people."},
+            **{name: fields[name] for name in extra},
+        },
+        "additionalProperties": False,
+    }
+
+
+def _schemas() -> dict:
+    gone = _error("reason", required=("reason",))
+    gone["properties"]["reason"] = {"enum": list(EndReason.values)}
+    suspended = _error("reason", required=("reason",))
+    suspended["properties"]["reason"] = {"const": "suspended"}
+    return {
+        "Error": _error(),
+        "RateLimited": _error("retry_after", required=("retry_after",)),
+        "WrongPin": _error("attempts_left", required=("attempts_left",)),
+        "Gone": gone,
+        "Suspended": suspended,
+        "Created": {
+            "type": "object",
+            "required": ["url", "manage_url", "views", "expires_at"],
+            "properties": {
+                "url": {
+                    "type": "string",
+                    "format": "uri",
+                    "pattern": r"/s/[A-Za-z0-9_-]{32}$",
+                    "description": "The secret link to send. Each POST to it spends a view.",
+                },
+                "manage_url": {
+                    "type": "string",
+                    "format": "uri",
+                    "pattern": r"/m/[A-Za-z0-9_-]{32}$",
+                    "description": "The sender's link: status, and DELETE to end the share.",
+                },
+                "views": {"enum": list(VIEW_CHOICES), "description": "0 means unlimited."},
+                "expires_at": {"type": "string", "format": "date-time"},
+            },
+            "additionalProperties": False,
+        },
+        "Ended": {
+            "type": "object",
+            "required": ["status", "end_reason"],
+            "properties": {
+                "status": {"const": "ended"},
+                "end_reason": {
+                    "enum": list(EndReason.values),
+                    "description": "revoked, or why it had already ended.",
+                },
+            },
+            "additionalProperties": False,
+        },
+        "ReportReceived": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"const": "received"}},
+            "additionalProperties": False,
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "database", "storage"],
+            "properties": {
+                "status": {"enum": ["ok", "unavailable"]},
+                "database": {
+                    "type": "string",
+                    "description": "ok, or the name of the error the database raised.",
+                },
+                "storage": {
+                    "type": "string",
+                    "description": "ok, or the name of the error the storage raised.",
+                },
+            },
+            "additionalProperties": False,
+        },
+    }
+
+
+# Headers answers carry. Cache-Control is named where the answer concerns a share: no
+# cache may keep it (the privacy promise, see PrivateResponseMiddleware).
+_NO_STORE = {
+    "description": "Never cached: the answer concerns a share.",
+    "required": True,
+    "schema": {"type": "string", "pattern": "no-store"},
+}
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+}
+
+
+def _answer(description: str, content: dict, *, private: bool = True, **headers: dict) -> dict:
+    answer = {"description": description, "content": content}
+    named = {**({"Cache-Control": _NO_STORE} if private else {}), **headers}
+    if named:
+        answer["headers"] = {name.replace("_", "-"): header for name, header in named.items()}
+    return answer
+
+
+def _json(schema: str) -> dict:
+    return {JSON: {"schema": _ref(schema)}}
+
+
+def _page_or_json(schema: str) -> dict:
+    """A page for browsers; JSON when the path is under /api/ or Accept asks for JSON."""
+    return {HTML: {"schema": {"type": "string"}}, **_json(schema)}
+
+
+def _errors(*statuses: int, json_only: bool = False, private: bool = True) -> dict:
+    content = _json if json_only else _page_or_json
+    answers = {
+        400: lambda: _answer("The request is not acceptable; the error says why.",
+                             content("Error"), private=private),
+        404: lambda: _answer("No share at this link (or it was purged after it ended).",
+                             content("Error"), private=private),
+        410: lambda: _answer(
+            "The share ended; reason says why, and the photo has been deleted.",
+            content("Gone"), private=private,
+        ),
+        413: lambda: _answer(
+            f"The photo is over the limit ({settings.SEEN_MAX_UPLOAD_BYTES} bytes); the "
+            "body is not read.", content("Error"), private=private,
+        ),
+        429: lambda: _answer(
+            "Too many requests from this address.", content("RateLimited"), private=private,
+            Retry_After=_RETRY_AFTER,
+        ),
+        503: lambda: _answer(
+            "The database or the photo storage is unavailable; nothing was changed.",
+            content("Error"), private=private,
+            Retry_After={**_RETRY_AFTER, "required": False},
+        ),
+    }
+    return {str(status): answers[status]() for status in statuses}
+
+
+def _token(description: str) -> dict:
+    return {
+        "name": "token",
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "pattern": TOKEN_PATTERN},
+    }
+
+
+def _form(properties: dict, required: list[str] | None = None) -> dict:
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def document() -> dict:
+    expiry = settings.SEEN_EXPIRY_CHOICES
+    upload_form = _form(
+        {
+            "photo": {
+                "type": "string",
+                "format": "binary",
+                "description": "JPEG, PNG, GIF, WebP, HEIC/HEIF or AVIF (the last two are "
+                "converted to JPEG). Location and camera details are removed.",
+            },
+            "views": {"type": "integer", "enum": list(VIEW_CHOICES), "default": 1,
+                      "description": "How many views; 0 means unlimited."},
+            "expires_in": {"type": "integer", "enum": expiry,
+                           "default": settings.SEEN_DEFAULT_EXPIRY,
+                           "description": "Seconds until the link expires."},
+            "pin": {"type": "string", "pattern": PIN_PATTERN,
+                    "description": "Optional: the viewer must enter it."},
+            "prevent_download": {"type": "boolean", "default": False,
+                                 "description": "Ask the page not to offer a download."},
+        },
+        required=["photo"],
+    )
+    pin_form = _form({"pin": {"type": "string", "pattern": PIN_PATTERN}})
+    report_form = _form(
+        {
+            "reason": {"enum": list(ReportReason.values)},
+            "details": {"type": "string", "maxLength": 2000},
+        },
+        required=["reason"],
+    )
+    share_token = _token("The secret part of the share link.")
+    manage_token = _token("The secret part of the manage link.")
+    photo = {kind: {"schema": {"type": "string", "contentMediaType": kind}} for kind in PHOTO_TYPES}
+    html_page = {HTML: {"schema": {"type": "string"}}}
+
+    paths = {
+        "/api/shares": {
+            "post": {
+                "operationId": "createShare",
+                "summary": "Upload a photo and get its secret link",
+                "description": (
+                    "For curl and scripts. A browser's request from another site's page "
+                    "(an Origin header other than this site, Origin: null, or Sec-Fetch-Site "
+                    "cross-site or same-site) is refused with 403 before it counts against "
+                    "any limit."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": upload_form}},
+                },
+                "responses": {
+                    "201": _answer("The share exists; send url, keep manage_url.",
+                                   _json("Created")),
+                    **_errors(400, json_only=True),
+                    "403": _answer("Sent from another site's page.", _json("Error")),
+                    **_errors(413, 429, 503, json_only=True),
+                },
+            }
+        },
+        "/s/{token}": {
+            "parameters": [share_token],
+            "get": {
+                "operationId": "openShare",
+                "summary": "The page that opens the photo (spends nothing)",
+                "responses": {
+                    "200": _answer("The page with the Open button.", html_page),
+                    "403": _answer("Reported and under review; no view was spent.",
+                                   _page_or_json("Suspended")),
+                    **_errors(404, 410, 503),
+                },
+            },
+            "post": {
+                "operationId": "viewShare",
+                "summary": "View the photo: spends one view, answers the image bytes",
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/x-www-form-urlencoded": {"schema": pin_form},
+                        "multipart/form-data": {"schema": pin_form},
+                    },
+                },
+                "responses": {
+                    "200": _answer(
+                        "The photo, cleaned of location and camera details.", photo,
+                        Seen_Views_Remaining={
+                            "description": "Views left after this one, or unlimited.",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^([0-9]+|unlimited)$"},
+                        },
+                    ),
+                    **_errors(400),
+                    "403": _answer(
+                        "A wrong PIN (attempts_left says how many remain), or the share is "
+                        "under review (reason: suspended).",
+                        {
+                            HTML: {"schema": {"type": "string"}},
+                            JSON: {"schema": {"oneOf": [_ref("WrongPin"), _ref("Suspended")]}},
+                        },
+                    ),
+                    **_errors(404, 410, 429, 503),
+                },
+            },
+        },
+        "/s/{token}/report": {
+            "parameters": [share_token],
+            "get": {
+                "operationId": "reportForm",
+                "summary": "The report form (spends nothing)",
+                "responses": {
+                    "200": _answer("The form.", html_page),
+                    **_errors(404, 503),
+                },
+            },
+            "post": {
+                "operationId": "reportShare",
+                "summary": "Report the photo to the operator (spends nothing)",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/x-www-form-urlencoded": {"schema": report_form}},
+                },
+                "responses": {
+                    "201": _answer(
+                        "Received. Enough open reports suspend the share until a moderator "
+                        "decides.",
+                        {HTML: {"schema": {"type": "string"}}, **_json("ReportReceived")},
+                    ),
+                    **_errors(400, 404, 429, 503),
+                },
+            },
+        },
+        "/m/{token}": {
+            "parameters": [manage_token],
+            "get": {
+                "operationId": "manageShare",
+                "summary": "The sender's page: status and view times",
+                "responses": {
+                    "200": _answer("The manage page.", html_page),
+                    **_errors(404, 503),
+                },
+            },
+            "post": {
+                "operationId": "endShareFromForm",
+                "summary": "End the share now (the manage page's button)",
+                "responses": {
+                    "200": _answer("Ended, when Accept asks for JSON.", _json("Ended")),
+                    "302": {
+                        "description": "Ended; back to the manage page (a browser's form).",
+                        "headers": {
+                            "Cache-Control": _NO_STORE,
+                            "Location": {
+                                "required": True,
+                                "schema": {"type": "string", "pattern": "^/m/"},
+                            },
+                        },
+                    },
+                    **_errors(400, 404, 429, 503),
+                },
+            },
+            "delete": {
+                "operationId": "endShare",
+                "summary": "End the share now and delete its photo",
+                "responses": {
+                    "200": _answer("Ended (or it had ended already).", _json("Ended")),
+                    **_errors(404, 429, 503),
+                },
+            },
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "For load balancers: the database and the storage answer",
+                "responses": {
+                    "200": _answer("Healthy.", _json("Health")),
+                    "503": _answer("Unhealthy; the failing part names its error.",
+                                   _json("Health")),
+                },
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI 3.1 document.",
+                        "content": {JSON: {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Seen",
+            "version": "1",
+            "summary": "Share a photo through a secret link that works N times.",
+            "description": (
+                "Errors are JSON ({\"error\": ...}) under /api/, and elsewhere when Accept "
+                "asks for application/json (and not text/html); otherwise they are pages. "
+                "Every answer about a share carries Cache-Control: no-store."
+            ),
+        },
+        "servers": [{"url": settings.SEEN_BASE_URL or "/"}],
+        "paths": paths,
+        "components": {"schemas": _schemas()},
+    }
