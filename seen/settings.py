@@ -214,6 +214,12 @@ SEEN_DEFAULT_EXPIRY = _int("SEEN_DEFAULT_EXPIRY", 86400, minimum=1)
 if SEEN_DEFAULT_EXPIRY not in SEEN_EXPIRY_CHOICES:
     raise ImproperlyConfigured("SEEN_DEFAULT_EXPIRY must be one of SEEN_EXPIRY_CHOICES")
 SEEN_MAX_PIN_FAILURES = _int("SEEN_MAX_PIN_FAILURES", 5, minimum=1)
+# The key PINs are hashed under (an HMAC, see shares/keyed.py). Empty: derived from
+# SECRET_KEY with a label of its own (and SECRET_KEY_FALLBACKS still open older PINs).
+# Changing it makes the PINs of live shares unverifiable until those shares expire.
+SEEN_PIN_KEY = env.str("SEEN_PIN_KEY", default="")
+if SEEN_PIN_KEY and len(SEEN_PIN_KEY) < 32:
+    raise ImproperlyConfigured("SEEN_PIN_KEY must be at least 32 characters (or empty)")
 # The public address used in links (https://seen.example.org); empty means "from the request".
 SEEN_BASE_URL = env.str("SEEN_BASE_URL", default="").rstrip("/")
 # Open reports that suspend a share. Empty: 1 for unlimited shares (they can spread
@@ -314,7 +320,7 @@ SEEN_ADMIN_PATH = _admin_path + "/"
 
 
 def _rate(name: str, default: str) -> str | None:
-    """A count per period in django-ratelimit's form (20/h, 30/m, 10/15m), or off."""
+    """A count per fixed window (20/h, 30/m, 10/15m), or off."""
     raw = env.str(name, default=default).strip().lower()
     if raw == "off":
         return None
@@ -341,10 +347,6 @@ SEEN_RATE_LIMITS = {
     # POSTs to the admin login page.
     "admin_login": _rate("SEEN_RATE_LIMIT_ADMIN_LOGIN", "10/15m"),
 }
-RATELIMIT_IP_META_KEY = "shares.ratelimits.client_ip"
-RATELIMIT_USE_CACHE = "default"
-# A counter the cache lost lets the request through (see shares/ratelimits.py).
-RATELIMIT_FAIL_OPEN = True
 
 # Rate-limit counters must be shared by every worker process: Redis when there is one,
 # else a table in the database (migrate creates it). Never a per-process memory cache,

@@ -7,6 +7,7 @@ class SharesConfig(AppConfig):
     verbose_name = "Shares"
 
     def ready(self):
+        from . import checks  # noqa: F401 - registers the system checks
         from .cache import create_cache_tables
 
         # Rate-limit counters live in a database table when there is no Redis.

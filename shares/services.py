@@ -5,25 +5,23 @@ is locked: photos are uploaded before the row exists and deleted after the trans
 that ended the share has committed.
 """
 
-import functools
 import logging
 import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Callable, Iterable, Iterator
+from typing import IO, Callable, Iterable, Iterator, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.hashers import check_password, make_password
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import images
+from . import images, keyed
 from .models import (
     EndReason,
     ModerationAction,
@@ -40,12 +38,6 @@ log = logging.getLogger(__name__)
 
 VIEW_CHOICES = (1, 3, 5, 10, 0)  # 0 means unlimited
 STORAGE_ERRORS = (OSError, BotoCoreError, ClientError)
-
-
-@functools.cache
-def _dummy_pin_hash() -> str:
-    # Compared against when a token is unknown, so a PIN check costs the same either way.
-    return make_password("not-a-pin")
 
 
 class ShareNotFound(Exception):
@@ -66,6 +58,16 @@ class WrongPin(Exception):
 
 class StorageUnavailable(Exception):
     pass
+
+
+class PinAttempts(Protocol):
+    """The caller's count of a client's PIN attempts (across shares), kept outside the
+    share: reserve() counts one attempt before the PIN is checked, or raises when the
+    client has used them all; release() gives it back when the PIN was right."""
+
+    def reserve(self) -> None: ...
+
+    def release(self) -> None: ...
 
 
 class ShareSuspended(Exception):
@@ -142,7 +144,7 @@ def share_create(
                 width=clean.width,
                 height=clean.height,
                 view_limit=views or None,
-                pin_hash=make_password(pin) if pin else "",
+                pin_hash=keyed.pin_hash(pin) if pin else "",
                 prevent_download=prevent_download,
                 created_at=now,
                 expires_at=now + timedelta(seconds=expires_in),
@@ -172,22 +174,30 @@ def share_get(*, token: str) -> Share:
     return share
 
 
-def share_view(*, token: str, pin: str = "") -> ViewedPhoto:
+def share_view(*, token: str, pin: str = "", pin_attempts: PinAttempts | None = None) -> ViewedPhoto:
     """Check the PIN and spend one view. Exactly view_limit calls ever succeed.
 
     Raises ShareNotFound, ShareGone, ShareSuspended or WrongPin; after too many wrong
     PINs the share ends and its photo is deleted. A suspended share spends neither a
-    view nor a PIN attempt.
+    view nor a PIN attempt. An unknown link costs no hash: the 404 already says that it
+    does not exist, so there is nothing for equal timing to hide.
+
+    pin_attempts, when given, counts the attempt before the PIN is checked (and whatever
+    it raises when the client has none left passes through), so that many wrong PINs
+    sent at once cannot all be checked before the first one is counted.
     """
     digest = token_hash(token)
     share = Share.objects.filter(token_hash=digest).first()
     if share is None:
-        check_password(pin, _dummy_pin_hash())
         raise ShareNotFound
     _refuse_unviewable(share)
-    # The PIN hash is slow on purpose, so it is checked before the row is locked.
-    if share.pin_hash and not check_password(pin, share.pin_hash):
-        _pin_failed(share.pk)
+    if share.pin_hash:
+        if pin_attempts is not None:
+            pin_attempts.reserve()
+        if not keyed.pin_matches(pin, share.pin_hash):
+            _pin_failed(share.pk)
+        if pin_attempts is not None:
+            pin_attempts.release()
 
     if share.view_limit is None:
         _spend_unlimited_view(share)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from . import images, services
 from .forms import PinForm, ReportForm, ShareForm
 from .models import Share, token_hash
-from .ratelimits import pin_failed, pin_guessing_limited, rate_limited
+from .ratelimits import PinAttempts, PinGuessing, pin_guessing_limited, rate_limited, too_many_requests
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
@@ -180,7 +180,9 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
         return error_response(request, 400, "The PIN is 4 to 8 digits.")
     pin = form.cleaned_data["pin"]
     try:
-        viewed = services.share_view(token=token, pin=pin)
+        viewed = services.share_view(token=token, pin=pin, pin_attempts=PinAttempts(request))
+    except PinGuessing as exc:
+        return too_many_requests(request, exc.retry_after)
     except services.ShareNotFound:
         return _not_found(request)
     except services.ShareGone as exc:
@@ -188,7 +190,6 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
     except services.ShareSuspended:
         return render_suspended(request)
     except services.WrongPin as exc:
-        pin_failed(request)
         return _wrong_pin(request, token, exc.attempts_left)
     try:
         stream = services.photo_open(viewed)

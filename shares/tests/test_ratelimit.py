@@ -243,6 +243,10 @@ def request_from(remote: str, forwarded: str | None = None):
         ("10.0.0.0/8", "10.0.0.2", "10.3.3.3, 10.1.1.1", "10.3.3.3"),
         ("10.0.0.0/8", "10.0.0.2", "garbage, 10.1.1.1", "10.1.1.1"),
         ("10.0.0.0/8,2001:db8::/32", "2001:db8::1", "[2001:db8:1::5]:443, 2001:db8::9", "2001:db8:1::5"),
+        # IPv4 clients of a dual-stack socket are their IPv4 address.
+        (0, "::ffff:203.0.113.7", None, "203.0.113.7"),
+        (1, "10.0.0.2", "::ffff:203.0.113.5", "203.0.113.5"),
+        ("10.0.0.0/8", "::ffff:10.0.0.2", "203.0.113.5", "203.0.113.5"),
     ],
 )
 def test_the_client_address_trusts_only_configured_proxies(settings, trusted, remote, forwarded, expected):
@@ -278,6 +282,30 @@ def test_ipv6_clients_are_counted_per_64_network(client, limits):
     assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="2001:db8:1:2::1").status_code == 201
     # Anyone holds a whole /64: rotating within it does not buy more uploads.
     assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="2001:db8:1:2::ffff").status_code == 429
+
+
+def test_ipv4_clients_of_a_dual_stack_socket_are_counted_one_by_one(client, limits):
+    """::ffff:203.0.113.7 and ::ffff:198.51.100.9 are two IPv4 clients, not two members
+    of one IPv6 /64 (which would put every IPv4 client in a single bucket)."""
+    limits(uploads="1/h")
+    first = {"REMOTE_ADDR": "::ffff:203.0.113.7"}
+    assert client.post("/api/shares", {"photo": photo()}, **first).status_code == 201
+    other = {"REMOTE_ADDR": "::ffff:198.51.100.9"}
+    assert client.post("/api/shares", {"photo": photo()}, **other).status_code == 201
+    # The same IPv4 client, arriving without the mapping, is the same client.
+    again = {"REMOTE_ADDR": "203.0.113.7"}
+    assert client.post("/api/shares", {"photo": photo()}, **again).status_code == 429
+
+
+def test_counting_proxies_is_warned_about_because_any_peer_could_forge(settings):
+    from django.core.management import call_command as run_command
+    from django.core.management.base import SystemCheckError
+
+    settings.SEEN_TRUSTED_PROXIES = 1
+    with pytest.raises(SystemCheckError, match="seen.W001"):
+        run_command("check", fail_level="WARNING")
+    settings.SEEN_TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
+    run_command("check", fail_level="WARNING")
 
 
 # --- the database cache, used when there is no Redis --------------------------------------
