@@ -397,18 +397,19 @@ def reports_to_suspend(share: Share) -> int:
     return 1 if share.is_unlimited else 2
 
 
-def report_create(*, token: str, reason: str, details: str = "") -> Report:
+def report_create(*, token: str, reason: str, reporter_address: str, details: str = "") -> Report:
     """A viewer reports the photo behind a link. It never spends a view.
 
-    When the share's open reports reach the threshold it is suspended at once. A report
-    on a share that has already ended is kept for the moderators and changes nothing.
-    Raises ShareNotFound.
+    When the share's open reports, counted once per reporter, reach the threshold it is
+    suspended at once. A report on a share that has already ended is kept for the
+    moderators and changes nothing. Raises ShareNotFound.
     """
     if reason not in ReportReason.values:
         raise ValueError(f"reason must be one of {ReportReason.values}")
     found = Share.objects.filter(token_hash=token_hash(token)).values_list("pk", flat=True).first()
     if found is None:
         raise ShareNotFound
+    reporter = keyed.reporter_hash(share_id=found, address=reporter_address)
     with transaction.atomic():
         # Lock the row: reports arriving together must suspend the share exactly once,
         # and none may slip past the threshold uncounted.
@@ -416,21 +417,33 @@ def report_create(*, token: str, reason: str, details: str = "") -> Report:
         if share is None:  # purged in between
             raise ShareNotFound
         report = Report.objects.create(
-            share=share, share_number=share.pk, reason=reason, details=details[:2000]
+            share=share,
+            share_number=share.pk,
+            reason=reason,
+            details=details[:2000],
+            reporter=reporter,
         )
         if share.suspended_at is None and not share.is_over:
-            open_reports = share.reports.filter(status=ReportStatus.OPEN).count()
+            reporters = _open_reporters(share)
             threshold = reports_to_suspend(share)
-            if open_reports >= threshold:
+            if reporters >= threshold:
                 share.suspended_at = timezone.now()
                 share.save(update_fields=["suspended_at"])
                 _record(
                     actor=None,
                     action=ModerationAction.SUSPENDED,
                     share=share,
-                    note=f"{open_reports} open reports (threshold {threshold})",
+                    note=f"open reports from {reporters} reporters (threshold {threshold})",
                 )
     return report
+
+
+def _open_reporters(share: Share) -> int:
+    """How many people have open reports on the share (a report made before reporters
+    were recorded counts as one person of its own)."""
+    open_reports = share.reports.filter(status=ReportStatus.OPEN)
+    known = open_reports.exclude(reporter="").values("reporter").distinct().count()
+    return known + open_reports.filter(reporter="").count()
 
 
 def share_restore(*, share_id: int, actor: AbstractBaseUser) -> bool:

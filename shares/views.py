@@ -15,7 +15,14 @@ from django.views.decorators.http import require_http_methods, require_safe
 from . import images, services
 from .forms import PinForm, ReportForm, ShareForm
 from .models import Share, token_hash
-from .ratelimits import PinAttempts, PinGuessing, pin_guessing_limited, rate_limited, too_many_requests
+from .ratelimits import (
+    PinAttempts,
+    PinGuessing,
+    client_ip,
+    pin_guessing_limited,
+    rate_limited,
+    too_many_requests,
+)
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
@@ -238,7 +245,10 @@ def report(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "shares/report.html", {**context, "form": form}, status=400)
     try:
         services.report_create(
-            token=token, reason=form.cleaned_data["reason"], details=form.cleaned_data["details"]
+            token=token,
+            reason=form.cleaned_data["reason"],
+            details=form.cleaned_data["details"],
+            reporter_address=client_ip(request),
         )
     except services.ShareNotFound:
         return _not_found(request)
