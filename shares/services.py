@@ -574,14 +574,15 @@ def _delete_photo_on_commit(share: Share) -> None:
 
 
 def photo_delete(*, share_id: int, photo_key: str) -> bool:
-    """Delete a share's photo from storage and record it. A failure is logged and left
-    for purge to retry; it never reaches the viewer."""
-    try:
-        default_storage.delete(photo_key)
-    except STORAGE_ERRORS as exc:
-        log.warning("could not delete the photo of share %s: %s", share_id, exc)
+    """Delete a share's photo from storage (every version of it, on a versioned bucket)
+    and record it. A failure is logged and left for purge to retry; it never reaches the
+    viewer."""
+    errors = objects_delete([photo_key])
+    if errors:
+        error = errors[photo_key]
+        log.warning("could not delete the photo of share %s: %s", share_id, error)
         Share.objects.filter(pk=share_id).update(
-            delete_failures=F("delete_failures") + 1, last_delete_error=str(exc)[:500]
+            delete_failures=F("delete_failures") + 1, last_delete_error=error
         )
         return False
     Share.objects.filter(pk=share_id).update(photo_deleted_at=timezone.now())
@@ -589,10 +590,8 @@ def photo_delete(*, share_id: int, photo_key: str) -> bool:
 
 
 def _delete_object_quietly(key: str) -> None:
-    try:
-        default_storage.delete(key)
-    except STORAGE_ERRORS as exc:
-        log.warning("could not delete an orphaned photo: %s", exc)
+    for error in objects_delete([key]).values():
+        log.warning("could not delete an orphaned photo: %s", error)
 
 
 # --- purge: ended shares, failed deletes and orphaned objects -----------------------------
@@ -747,20 +746,61 @@ def objects_delete(keys: list[str]) -> dict[str, str]:
                 errors[key] = _error_text(exc)
         return errors
     client = bucket.meta.client
-    for start in range(0, len(keys), DELETE_OBJECTS_MAX):
-        chunk = keys[start : start + DELETE_OBJECTS_MAX]
+    hidden: list[str] = []
+    for chunk in _chunks(keys):
         try:
             response = client.delete_objects(
                 Bucket=bucket.name,
-                # Quiet: the answer lists only the keys that failed.
-                Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True},
+                # Not quiet: the answer says which deletes only laid a delete marker.
+                Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": False},
             )
         except STORAGE_ERRORS as exc:
             errors.update(dict.fromkeys(chunk, _error_text(exc)))
             continue
-        for error in response.get("Errors", []):
-            errors[error["Key"]] = f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
+        errors.update(_delete_errors(response))
+        # On a versioned bucket a delete only hides the object behind a delete marker; the
+        # photo stays readable by its VersionId. Its versions are deleted as well.
+        hidden += [done["Key"] for done in response.get("Deleted", []) if done.get("DeleteMarker")]
+    if hidden:
+        errors.update(_versions_delete(client, bucket.name, hidden))
     return errors
+
+
+def _versions_delete(client, bucket: str, keys: list[str]) -> dict[str, str]:
+    """Delete every version and delete marker of these keys; {key: error} for failures."""
+    errors: dict[str, str] = {}
+    versions = []
+    for key in keys:
+        try:
+            pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+            for page in pages:
+                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    if entry["Key"] == key:  # the prefix also matches longer keys
+                        versions.append({"Key": key, "VersionId": entry["VersionId"]})
+        except STORAGE_ERRORS as exc:
+            errors[key] = _error_text(exc)
+    for chunk in _chunks(versions):
+        try:
+            response = client.delete_objects(
+                Bucket=bucket, Delete={"Objects": chunk, "Quiet": True}
+            )
+        except STORAGE_ERRORS as exc:
+            errors.update(dict.fromkeys((version["Key"] for version in chunk), _error_text(exc)))
+            continue
+        errors.update(_delete_errors(response))
+    return errors
+
+
+def _chunks(items: list) -> Iterator[list]:
+    for start in range(0, len(items), DELETE_OBJECTS_MAX):
+        yield items[start : start + DELETE_OBJECTS_MAX]
+
+
+def _delete_errors(response: dict) -> dict[str, str]:
+    return {
+        error["Key"]: f"{error.get('Code', 'Error')}: {error.get('Message', '')}"[:500]
+        for error in response.get("Errors", [])
+    }
 
 
 def _error_text(exc: Exception) -> str:
