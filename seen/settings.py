@@ -196,6 +196,12 @@ else:
         },
     }
 
+# The photo store keeps one S3 client per process: one pooled connection per thread that
+# may stream a photo at once (gunicorn's threads), and a few more for deletes.
+SEEN_S3_MAX_CONNECTIONS = _int(
+    "SEEN_S3_MAX_CONNECTIONS", _int("GUNICORN_THREADS", 8, minimum=1) + 2, minimum=1
+)
+
 STORAGES = {
     "default": PHOTO_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -7,12 +7,11 @@ from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.core.files.storage import default_storage
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import images, services
+from . import images, photostore, services
 from .forms import PinForm, ReportForm, ShareForm
 from .models import Share, token_hash
 from .ratelimits import (
@@ -198,16 +197,28 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
         return render_suspended(request)
     except services.WrongPin as exc:
         return _wrong_pin(request, token, exc.attempts_left)
-    try:
-        stream = services.photo_open(viewed)
     except services.PhotoMissing:
         return render_gone(request, "missing")
-    response = FileResponse(stream, content_type=viewed.content_type)
+    except services.StorageUnavailable:
+        return storage_unavailable(request)
+    response = FileResponse(viewed.stream, content_type=viewed.content_type)
     response.block_size = 64 * 1024
     response["Content-Length"] = str(viewed.size_bytes)
     response["Content-Disposition"] = "inline"
     remaining = viewed.views_remaining
     response["Seen-Views-Remaining"] = "unlimited" if remaining is None else str(remaining)
+    return response
+
+
+def storage_unavailable(request: HttpRequest) -> HttpResponse:
+    """The photo store failed before anything was spent: try again later."""
+    response = error_response(
+        request,
+        503,
+        "The photo cannot be fetched from storage right now. No view was used: "
+        "please try again in a minute.",
+    )
+    response["Retry-After"] = "30"
     return response
 
 
@@ -299,10 +310,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
         checks["database"] = exc.__class__.__name__
     try:
-        default_storage.exists("healthz")
+        photostore.check()
         checks["storage"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["storage"] = exc.__class__.__name__
+    except photostore.StorageUnavailable:
+        checks["storage"] = "unavailable"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
 

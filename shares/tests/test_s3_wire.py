@@ -27,6 +27,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
+from shares import photostore
 from shares.models import Share
 
 from .conftest import expired_rows, jpeg_bytes, s3_storage_settings, wait_for
@@ -206,7 +207,8 @@ def wire_requests():
     def record(request, **kwargs):
         sent.append((request.method, request.url.split("/", 3)[-1]))
 
-    events = default_storage.bucket.meta.client.meta.events
+    client, _bucket = photostore.s3_bucket()
+    events = client.meta.events
     events.register("before-send.s3", record)
     yield sent
     events.unregister("before-send.s3", record)

@@ -5,7 +5,7 @@ import pytest
 from botocore.client import BaseClient
 from django.core.management import call_command
 
-from shares import services
+from shares import photostore, services
 from shares.models import Share
 
 from .conftest import TEST_BUCKET
@@ -92,5 +92,5 @@ def test_an_unversioned_bucket_needs_no_listing_of_versions(s3, make_share, monk
         return real(self, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-    assert services.objects_delete([created.share.photo_key]) == {}
+    assert photostore.delete_many([created.share.photo_key]) == {}
     assert calls == ["DeleteObjects"]

@@ -2,9 +2,9 @@ import math
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
+from shares import photostore
 from shares.services import PHOTO_PREFIX
 
 RULE_ID = "seen-safety-net"
@@ -65,13 +65,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, create: bool, **options):
-        bucket = getattr(default_storage, "bucket", None)
+        bucket = photostore.s3_bucket()
         if bucket is None:
             raise CommandError(
                 "setup_bucket is for S3 storage only: set AWS_STORAGE_BUCKET_NAME "
                 "(photos are now stored in a local folder, which needs no setup)"
             )
-        client, name = bucket.meta.client, bucket.name
+        client, name = bucket
         try:
             self.ensure_bucket(client, name, create=create)
             self.refuse_object_lock(client, name)
