@@ -355,32 +355,19 @@ SEEN_RATE_LIMITS = {
 }
 
 # Rate-limit counters must be shared by every worker process: Redis when there is one,
-# else a table in the database (migrate creates it). Never a per-process memory cache,
-# which would multiply every limit by the number of workers.
+# else a table in the database (shares/counters.py). Never a per-process memory cache,
+# which would multiply every limit by the number of workers. They are counted with one
+# round trip each, which Django's cache API cannot do (its Redis incr() is EXISTS then
+# INCRBY, and its database cache stores pickles that SQL cannot add to), so nothing here
+# goes through the cache framework and CACHES keeps Django's default.
 REDIS_URL = env.str("REDIS_URL", default="").strip()
 if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured(
             "REDIS_URL must start with redis://, rediss:// or unix://"
         )
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "seen",
-            # A Redis that hangs must not hang every request with it.
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-        }
-    }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "shares.cache.DatabaseCache",
-            "LOCATION": "seen_cache",
-            # Culling at Django's default of 300 rows would forget live counters.
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    }
+# What every rate-limit counter's key starts with, in Redis.
+SEEN_RATE_LIMIT_PREFIX = env.str("SEEN_RATE_LIMIT_PREFIX", default="seen:rl").strip() or "seen:rl"
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

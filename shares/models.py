@@ -206,3 +206,12 @@ class ModerationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} share {self.share_number}"
+
+
+class RateCounter(models.Model):
+    """A rate-limit counter, when there is no Redis (shares/counters.py). Its name holds
+    the limit, the window and the client's address; nothing else about anyone."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    count = models.IntegerField()
+    expires_at = models.DateTimeField(db_index=True)

@@ -1,10 +1,11 @@
-"""Rate limits per client address, counted in the shared cache so every process sees them.
+"""Rate limits per client address, counted where every process sees the same counts.
 
 The limits are in settings.SEEN_RATE_LIMITS (one env variable each), as a count per fixed
 window ("20/h": at most 20 in each clock hour). A limited request answers 429 with
 Retry-After: a page for browsers, JSON for /api/ and scripts.
 
-The cache is Redis or a database table, shared by every process. If it cannot be reached
+The counters are in Redis or a database table (shares/counters.py), shared by every
+process, one round trip per count. If they cannot be reached
 the request goes through (and the failure is logged): a share's own 5-wrong-PIN limit
 still holds, and an outage of the counters should not become an outage of the service.
 """
@@ -18,14 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
-from redis.exceptions import RedisError
+
+from . import counters
 
 log = logging.getLogger(__name__)
 
-CACHE_ERRORS = (RedisError, DatabaseError, OSError)
+CACHE_ERRORS = (*counters.ERRORS, DatabaseError)
 _UNKNOWN_ADDRESS = "0.0.0.0"
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Anyone holds a whole IPv6 /64: rotating addresses within it must not buy more requests.
@@ -102,6 +103,7 @@ class Usage:
     count: int
     limit: int
     retry_after: int  # seconds until this window ends
+    ttl: int  # how long the counter lives
 
     @property
     def exhausted(self) -> bool:
@@ -109,7 +111,7 @@ class Usage:
 
 
 def _window(request: HttpRequest, limit: str) -> tuple[str, int, int, int] | None:
-    """(cache key, limit, window length, seconds left) for this client and limit, or None
+    """(counter key, limit, window length, seconds left) for this client and limit, or None
     when the limit is off."""
     rate = settings.SEEN_RATE_LIMITS.get(limit)
     if rate is None:
@@ -124,29 +126,21 @@ def _window(request: HttpRequest, limit: str) -> tuple[str, int, int, int] | Non
 
 
 def _count(request: HttpRequest, limit: str, *, delta: int) -> Usage | None:
-    """Add delta (0: only read) to the client's count for this window; None when the
-    limit is off or the cache failed."""
+    """Add delta (0: only read) to the client's count for this window, in one round trip;
+    None when the limit is off or the counters failed."""
     window = _window(request, limit)
     if window is None:
         return None
     key, allowed, period, retry_after = window
     try:
         if delta == 0:
-            count = cache.get(key, 0)
+            count = counters.get(key)
         else:
-            count = _increment(key, delta, timeout=period + 60)
+            count = counters.add(key, delta, ttl=period + 60)
     except CACHE_ERRORS as exc:
-        log.error("rate limit %r not checked, the cache failed: %s", limit, exc.__class__.__name__)
+        log.error("rate limit %r not checked, the counters failed: %s", limit, exc.__class__.__name__)
         return None
-    return Usage(key=key, count=count, limit=allowed, retry_after=retry_after)
-
-
-def _increment(key: str, delta: int, *, timeout: int) -> int:
-    """Atomic in Redis and in shares.cache.DatabaseCache; the key names its window, so a
-    counter that outlives it is never read again."""
-    if cache.add(key, delta, timeout):
-        return delta
-    return cache.incr(key, delta)
+    return Usage(key=key, count=count, limit=allowed, retry_after=retry_after, ttl=period + 60)
 
 
 def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
@@ -232,8 +226,8 @@ class PinAttempts:
     def release(self) -> None:
         if self._reserved is None:
             return
-        key, self._reserved = self._reserved.key, None
+        reserved, self._reserved = self._reserved, None
         try:
-            cache.decr(key)
-        except (ValueError, *CACHE_ERRORS) as exc:  # expired with its window: nothing to give back
-            log.info("a PIN attempt was not given back: %s", exc.__class__.__name__)
+            counters.add(reserved.key, -1, ttl=reserved.ttl)
+        except CACHE_ERRORS as exc:
+            log.error("a PIN attempt was not given back: %s", exc.__class__.__name__)

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import images, keyed, photostore
+from . import counters, images, keyed, photostore
 from .photostore import PhotoMissing, StorageUnavailable  # noqa: F401 - callers catch them here
 from .models import (
     EndReason,
@@ -591,6 +591,8 @@ def shares_purge(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     result = _purge_preview() if dry_run else _purge_shares(batch_size=batch_size)
+    if not dry_run:
+        counters.expired_delete()  # rate-limit counters of windows that have ended
     if orphans:
         removed, failed = orphans_purge(dry_run=dry_run)
         result = PurgeResult(
