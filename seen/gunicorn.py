@@ -30,10 +30,3 @@ logger_class = "seen.logredact.RedactingLogger"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
 control_socket_disable = True
 
-
-def post_worker_init(worker):
-    """Hash the stand-in PIN before the first request: an unknown link must cost the same
-    PIN check as a real one, including the first one a fresh worker answers."""
-    from shares.services import _dummy_pin_hash
-
-    _dummy_pin_hash()

@@ -198,6 +198,12 @@ else:
         },
     }
 
+# The photo store keeps one S3 client per process: one pooled connection per thread that
+# may stream a photo at once (gunicorn's threads), and a few more for deletes.
+SEEN_S3_MAX_CONNECTIONS = _int(
+    "SEEN_S3_MAX_CONNECTIONS", _int("GUNICORN_THREADS", 8, minimum=1) + 2, minimum=1
+)
+
 STORAGES = {
     "default": PHOTO_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -216,6 +222,12 @@ SEEN_DEFAULT_EXPIRY = _int("SEEN_DEFAULT_EXPIRY", 86400, minimum=1)
 if SEEN_DEFAULT_EXPIRY not in SEEN_EXPIRY_CHOICES:
     raise ImproperlyConfigured("SEEN_DEFAULT_EXPIRY must be one of SEEN_EXPIRY_CHOICES")
 SEEN_MAX_PIN_FAILURES = _int("SEEN_MAX_PIN_FAILURES", 5, minimum=1)
+# The key PINs are hashed under (an HMAC, see shares/keyed.py). Empty: derived from
+# SECRET_KEY with a label of its own (and SECRET_KEY_FALLBACKS still open older PINs).
+# Changing it makes the PINs of live shares unverifiable until those shares expire.
+SEEN_PIN_KEY = env.str("SEEN_PIN_KEY", default="")
+if SEEN_PIN_KEY and len(SEEN_PIN_KEY) < 32:
+    raise ImproperlyConfigured("SEEN_PIN_KEY must be at least 32 characters (or empty)")
 # The public address used in links (https://seen.example.org); empty means "from the request".
 SEEN_BASE_URL = env.str("SEEN_BASE_URL", default="").rstrip("/")
 # Open reports that suspend a share. Empty: 1 for unlimited shares (they can spread
@@ -323,7 +335,7 @@ SESSION_COOKIE_AGE = SEEN_ADMIN_SESSION_AGE
 
 
 def _rate(name: str, default: str) -> str | None:
-    """A count per period in django-ratelimit's form (20/h, 30/m, 10/15m), or off."""
+    """A count per fixed window (20/h, 30/m, 10/15m), or off."""
     raw = env.str(name, default=default).strip().lower()
     if raw == "off":
         return None
@@ -350,38 +362,21 @@ SEEN_RATE_LIMITS = {
     # POSTs to the admin login page.
     "admin_login": _rate("SEEN_RATE_LIMIT_ADMIN_LOGIN", "10/15m"),
 }
-RATELIMIT_IP_META_KEY = "shares.ratelimits.client_ip"
-RATELIMIT_USE_CACHE = "default"
-# A counter the cache lost lets the request through (see shares/ratelimits.py).
-RATELIMIT_FAIL_OPEN = True
 
 # Rate-limit counters must be shared by every worker process: Redis when there is one,
-# else a table in the database (migrate creates it). Never a per-process memory cache,
-# which would multiply every limit by the number of workers.
+# else a table in the database (shares/counters.py). Never a per-process memory cache,
+# which would multiply every limit by the number of workers. They are counted with one
+# round trip each, which Django's cache API cannot do (its Redis incr() is EXISTS then
+# INCRBY, and its database cache stores pickles that SQL cannot add to), so nothing here
+# goes through the cache framework and CACHES keeps Django's default.
 REDIS_URL = env.str("REDIS_URL", default="").strip()
 if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured(
             "REDIS_URL must start with redis://, rediss:// or unix://"
         )
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "seen",
-            # A Redis that hangs must not hang every request with it.
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-        }
-    }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "shares.cache.DatabaseCache",
-            "LOCATION": "seen_cache",
-            # Culling at Django's default of 300 rows would forget live counters.
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    }
+# What every rate-limit counter's key starts with, in Redis.
+SEEN_RATE_LIMIT_PREFIX = env.str("SEEN_RATE_LIMIT_PREFIX", default="seen:rl").strip() or "seen:rl"
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

@@ -306,6 +306,8 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
                 error, status = "This share has ended: its photo is deleted or about to be.", 410
             except (services.ShareNotFound, services.PhotoMissing):
                 error, status = "The photo is missing from storage.", 404
+            except services.StorageUnavailable:
+                error, status = "Photo storage is unavailable right now. Try again in a minute.", 503
             else:
                 response = FileResponse(preview.stream, content_type=preview.content_type)
                 response["Content-Length"] = str(preview.size_bytes)

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class SharesConfig(AppConfig):
@@ -7,7 +6,4 @@ class SharesConfig(AppConfig):
     verbose_name = "Shares"
 
     def ready(self):
-        from .cache import create_cache_tables
-
-        # Rate-limit counters live in a database table when there is no Redis.
-        post_migrate.connect(create_cache_tables, sender=self)
+        from . import checks  # noqa: F401 - registers the system checks

@@ -140,7 +140,7 @@ class ReportStatus(models.TextChoices):
 
 
 class Report(models.Model):
-    """A viewer's abuse report. Nothing about who sent it is stored.
+    """A viewer's abuse report. Nothing that says who sent it is stored.
 
     Kept when the share is purged: `share` becomes empty and `share_number` still says
     which share it was.
@@ -151,6 +151,10 @@ class Report(models.Model):
     )
     share_number = models.PositiveBigIntegerField("share id", db_index=True)
     reason = models.CharField(max_length=20, choices=ReportReason.choices)
+    # Who sent it, as a keyed hash of their address that means something only within this
+    # share (shares.keyed.reporter_hash): two reports from one person count once towards
+    # the suspension threshold, and nothing here says who they are.
+    reporter = models.CharField(max_length=64, blank=True, editable=False)
     details = models.TextField(max_length=2000, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     status = models.CharField(
@@ -202,3 +206,12 @@ class ModerationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} share {self.share_number}"
+
+
+class RateCounter(models.Model):
+    """A rate-limit counter, when there is no Redis (shares/counters.py). Its name holds
+    the limit, the window and the client's address; nothing else about anyone."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    count = models.IntegerField()
+    expires_at = models.DateTimeField(db_index=True)

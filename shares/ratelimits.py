@@ -1,9 +1,11 @@
-"""Rate limits per client address, counted by django-ratelimit in the shared cache.
+"""Rate limits per client address, counted where every process sees the same counts.
 
-The limits are in settings.SEEN_RATE_LIMITS (one env variable each). A limited request
-answers 429 with Retry-After: a page for browsers, JSON for /api/ and scripts.
+The limits are in settings.SEEN_RATE_LIMITS (one env variable each), as a count per fixed
+window ("20/h": at most 20 in each clock hour). A limited request answers 429 with
+Retry-After: a page for browsers, JSON for /api/ and scripts.
 
-The cache is Redis or a database table, shared by every process. If it cannot be reached
+The counters are in Redis or a database table (shares/counters.py), shared by every
+process, one round trip per count. If they cannot be reached
 the request goes through (and the failure is logged): a share's own 5-wrong-PIN limit
 still holds, and an outage of the counters should not become an outage of the service.
 """
@@ -11,36 +13,48 @@ still holds, and an outage of the counters should not become an outage of the se
 import functools
 import ipaddress
 import logging
+import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
-from django_ratelimit import ALL
-from django_ratelimit.core import get_usage
-from redis.exceptions import RedisError
+
+from . import counters
 
 log = logging.getLogger(__name__)
 
-CACHE_ERRORS = (RedisError, DatabaseError, OSError)
+CACHE_ERRORS = (*counters.ERRORS, DatabaseError)
 _UNKNOWN_ADDRESS = "0.0.0.0"
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Anyone holds a whole IPv6 /64: rotating addresses within it must not buy more requests.
+_IPV6_PREFIX = 64
 
 
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An address from REMOTE_ADDR or one X-Forwarded-For entry (some proxies add a port)."""
+    """An address from REMOTE_ADDR or one X-Forwarded-For entry (some proxies add a port).
+
+    An IPv4 client on a dual-stack socket arrives as ::ffff:203.0.113.7; it is that IPv4
+    address, not a member of the IPv6 network ::/64 that every such client shares.
+    """
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [2001:db8::1]:443
         text = text[1 : text.index("]")]
     elif text.count(":") == 1:  # 203.0.113.7:51234
         text = text.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(text)
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The address a request came from, as django-ratelimit counts it.
+    """The address a request came from, as the rate limits count it.
 
     REMOTE_ADDR, unless SEEN_TRUSTED_PROXIES says proxies stand in front of the app: then
     the X-Forwarded-For entry those proxies appended. A client can write anything into
@@ -75,17 +89,58 @@ def client_ip(request: HttpRequest) -> str:
     return str(client)
 
 
-def _usage(request: HttpRequest, limit: str, *, increment: bool) -> dict | None:
+def _counted_as(request: HttpRequest) -> str:
+    """What a client's requests are counted under: its address, or its IPv6 /64."""
+    address = ipaddress.ip_address(client_ip(request))
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, _IPV6_PREFIX), strict=False))
+    return str(address)
+
+
+@dataclass(frozen=True)
+class Usage:
+    key: str
+    count: int
+    limit: int
+    retry_after: int  # seconds until this window ends
+    ttl: int  # how long the counter lives
+
+    @property
+    def exhausted(self) -> bool:
+        return self.count >= self.limit
+
+
+def _window(request: HttpRequest, limit: str) -> tuple[str, int, int, int] | None:
+    """(counter key, limit, window length, seconds left) for this client and limit, or None
+    when the limit is off."""
     rate = settings.SEEN_RATE_LIMITS.get(limit)
     if rate is None:
         return None
-    try:
-        return get_usage(
-            request, group=f"seen.{limit}", key="ip", rate=rate, method=ALL, increment=increment
-        )
-    except CACHE_ERRORS as exc:
-        log.error("rate limit %r not checked, the cache failed: %s", limit, exc.__class__.__name__)
+    count, per = rate.split("/")
+    match = re.fullmatch(r"([0-9]*)([smhd])", per)
+    period = int(match.group(1) or 1) * _PERIODS[match.group(2)]
+    now = int(time.time())
+    window = now // period
+    key = f"rl:{limit}:{window}:{_counted_as(request)}"
+    return key, int(count), period, period - now % period
+
+
+def _count(request: HttpRequest, limit: str, *, delta: int) -> Usage | None:
+    """Add delta (0: only read) to the client's count for this window, in one round trip;
+    None when the limit is off or the counters failed."""
+    window = _window(request, limit)
+    if window is None:
         return None
+    key, allowed, period, retry_after = window
+    try:
+        if delta == 0:
+            count = counters.get(key)
+        else:
+            count = counters.add(key, delta, ttl=period + 60)
+    except CACHE_ERRORS as exc:
+        log.error("rate limit %r not checked, the counters failed: %s", limit, exc.__class__.__name__)
+        return None
+    return Usage(key=key, count=count, limit=allowed, retry_after=retry_after, ttl=period + 60)
 
 
 def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
@@ -113,9 +168,9 @@ def rate_limited(limit: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if request.method in methods:
-                usage = _usage(request, limit, increment=True)
-                if usage is not None and usage["should_limit"]:
-                    return too_many_requests(request, usage["time_left"])
+                usage = _count(request, limit, delta=1)
+                if usage is not None and usage.count > usage.limit:
+                    return too_many_requests(request, usage.retry_after)
             return view(request, *args, **kwargs)
 
         return wrapped
@@ -126,20 +181,53 @@ def rate_limited(limit: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
 def pin_guessing_limited(view: Callable) -> Callable:
     """Refuse a client's POSTs once its wrong PINs (on any share) reach the limit.
 
-    Only wrong PINs count (see pin_failed); the check itself counts nothing.
+    This only reads the count; PinAttempts counts each PIN that is checked.
     """
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method == "POST":
-            usage = _usage(request, "pin_failures", increment=False)
-            if usage is not None and usage["count"] >= usage["limit"]:
-                return too_many_requests(request, usage["time_left"])
+            usage = _count(request, "pin_failures", delta=0)
+            if usage is not None and usage.exhausted:
+                return too_many_requests(request, usage.retry_after)
         return view(request, *args, **kwargs)
 
     return wrapped
 
 
-def pin_failed(request: HttpRequest) -> None:
-    """Count a wrong PIN against the client."""
-    _usage(request, "pin_failures", increment=True)
+class PinGuessing(Exception):
+    """The client has no PIN attempts left in this window."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"no PIN attempts left, retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class PinAttempts:
+    """A client's PIN attempts across shares (services.PinAttempts).
+
+    Each attempt is counted *before* its PIN is checked, and given back when the PIN was
+    right, so only wrong PINs stay counted. Checking first and counting afterwards would
+    let 30 wrong PINs sent at once all be checked against a limit of 10.
+    """
+
+    def __init__(self, request: HttpRequest):
+        self._request = request
+        self._reserved: Usage | None = None
+
+    def reserve(self) -> None:
+        usage = _count(self._request, "pin_failures", delta=1)
+        if usage is None:
+            return
+        self._reserved = usage
+        if usage.count > usage.limit:
+            raise PinGuessing(usage.retry_after)
+
+    def release(self) -> None:
+        if self._reserved is None:
+            return
+        reserved, self._reserved = self._reserved, None
+        try:
+            counters.add(reserved.key, -1, ttl=reserved.ttl)
+        except CACHE_ERRORS as exc:
+            log.error("a PIN attempt was not given back: %s", exc.__class__.__name__)

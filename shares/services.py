@@ -7,23 +7,19 @@ that ended the share has committed.
 
 import functools
 import logging
-import os
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import IO, Callable, Iterable, Iterator
+from datetime import timedelta
+from typing import IO, Callable, Iterable, Iterator, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.hashers import check_password, make_password
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import images
+from . import counters, images, keyed, photostore
+from .photostore import PhotoMissing, StorageUnavailable  # noqa: F401 - callers catch them here
 from .models import (
     EndReason,
     ModerationAction,
@@ -39,13 +35,6 @@ from .models import (
 log = logging.getLogger(__name__)
 
 VIEW_CHOICES = (1, 3, 5, 10, 0)  # 0 means unlimited
-STORAGE_ERRORS = (OSError, BotoCoreError, ClientError)
-
-
-@functools.cache
-def _dummy_pin_hash() -> str:
-    # Compared against when a token is unknown, so a PIN check costs the same either way.
-    return make_password("not-a-pin")
 
 
 class ShareNotFound(Exception):
@@ -64,8 +53,14 @@ class WrongPin(Exception):
         self.attempts_left = attempts_left
 
 
-class StorageUnavailable(Exception):
-    pass
+class PinAttempts(Protocol):
+    """The caller's count of a client's PIN attempts (across shares), kept outside the
+    share: reserve() counts one attempt before the PIN is checked, or raises when the
+    client has used them all; release() gives it back when the PIN was right."""
+
+    def reserve(self) -> None: ...
+
+    def release(self) -> None: ...
 
 
 class ShareSuspended(Exception):
@@ -87,15 +82,11 @@ class CreatedShare:
 @dataclass(frozen=True)
 class ViewedPhoto:
     share_id: int
-    photo_key: str
+    stream: "PhotoStream"  # the caller sends it and must close it
     content_type: str
     size_bytes: int
     views_remaining: int | None  # None: unlimited
     prevent_download: bool
-
-    @property
-    def is_limited(self) -> bool:
-        return self.views_remaining is not None
 
 
 def new_token() -> str:
@@ -122,12 +113,8 @@ def share_create(
         raise ValueError(f"expires_in must be one of {settings.SEEN_EXPIRY_CHOICES}")
 
     clean = images.clean_photo(photo, max_pixels=settings.SEEN_MAX_PIXELS)
-    key = f"photos/{secrets.token_hex(16)}.{clean.extension}"
-    try:
-        key = default_storage.save(key, ContentFile(clean.data))
-    except STORAGE_ERRORS as exc:
-        log.error("photo upload failed: %s", exc.__class__.__name__)
-        raise StorageUnavailable from exc
+    key = f"{PHOTO_PREFIX}{secrets.token_hex(16)}.{clean.extension}"
+    photostore.save(key=key, data=clean.data)
 
     token, manage_token = new_token(), new_token()
     now = timezone.now()
@@ -142,7 +129,7 @@ def share_create(
                 width=clean.width,
                 height=clean.height,
                 view_limit=views or None,
-                pin_hash=make_password(pin) if pin else "",
+                pin_hash=keyed.pin_hash(pin) if pin else "",
                 prevent_download=prevent_download,
                 created_at=now,
                 expires_at=now + timedelta(seconds=expires_in),
@@ -172,30 +159,54 @@ def share_get(*, token: str) -> Share:
     return share
 
 
-def share_view(*, token: str, pin: str = "") -> ViewedPhoto:
-    """Check the PIN and spend one view. Exactly view_limit calls ever succeed.
+def share_view(*, token: str, pin: str = "", pin_attempts: PinAttempts | None = None) -> ViewedPhoto:
+    """Check the PIN, open the photo, then spend one view. Exactly view_limit calls ever
+    succeed, and a view is spent only when its photo can be sent.
 
     Raises ShareNotFound, ShareGone, ShareSuspended or WrongPin; after too many wrong
     PINs the share ends and its photo is deleted. A suspended share spends neither a
-    view nor a PIN attempt.
+    view nor a PIN attempt. An unknown link costs no hash: the 404 already says that it
+    does not exist, so there is nothing for equal timing to hide. Raises PhotoMissing
+    (and ends the share) when its photo is gone from storage, and StorageUnavailable,
+    with nothing spent, when the store fails.
+
+    pin_attempts, when given, counts the attempt before the PIN is checked (and whatever
+    it raises when the client has none left passes through), so that many wrong PINs
+    sent at once cannot all be checked before the first one is counted.
     """
     digest = token_hash(token)
     share = Share.objects.filter(token_hash=digest).first()
     if share is None:
-        check_password(pin, _dummy_pin_hash())
         raise ShareNotFound
     _refuse_unviewable(share)
-    # The PIN hash is slow on purpose, so it is checked before the row is locked.
-    if share.pin_hash and not check_password(pin, share.pin_hash):
-        _pin_failed(share.pk)
+    if share.pin_hash:
+        if pin_attempts is not None:
+            pin_attempts.reserve()
+        if not keyed.pin_matches(pin, share.pin_hash):
+            _pin_failed(share.pk)
+        if pin_attempts is not None:
+            pin_attempts.release()
 
-    if share.view_limit is None:
-        _spend_unlimited_view(share)
-    else:
-        share = _spend_limited_view(share.pk)
+    # Open first: on S3 the answer's headers are in when this returns, so a store that
+    # fails (down, access denied, a folder we may not read) costs the viewer nothing.
+    try:
+        body = photostore.open_photo(share.photo_key)
+    except PhotoMissing:
+        share_end(share_id=share.pk, reason=EndReason.MISSING)
+        raise
+    try:
+        if share.view_limit is None:
+            _spend_unlimited_view(share)
+            on_close = None
+        else:
+            share = _spend_limited_view(share.pk)
+            on_close = functools.partial(_stream_finished, share.pk)
+    except BaseException:
+        body.close()
+        raise
     return ViewedPhoto(
         share_id=share.pk,
-        photo_key=share.photo_key,
+        stream=PhotoStream(body, on_close),
         content_type=share.content_type,
         size_bytes=share.size_bytes,
         views_remaining=share.views_left,
@@ -257,10 +268,6 @@ def _pin_failed(share_id: int) -> None:
     raise WrongPin(attempts_left)
 
 
-class PhotoMissing(Exception):
-    pass
-
-
 class PhotoStream:
     """A photo's bytes read from storage in chunks, with a hook that runs on close.
 
@@ -290,27 +297,6 @@ class PhotoStream:
                 self._on_close()
 
 
-def photo_open(viewed: ViewedPhoto) -> PhotoStream:
-    """Open a viewed photo for streaming. Closing the stream of a limited share's last
-    delivered view deletes the photo.
-
-    If the object is missing, the share ends (there is nothing left to show) and
-    PhotoMissing is raised.
-    """
-    on_close = None
-    if viewed.is_limited:
-        def on_close() -> None:
-            _stream_finished(viewed.share_id)
-    try:
-        body = _open_object(viewed.photo_key)
-    except (FileNotFoundError, PhotoMissing):
-        share_end(share_id=viewed.share_id, reason=EndReason.MISSING)
-        if on_close is not None:
-            on_close()
-        raise PhotoMissing from None
-    return PhotoStream(body, on_close)
-
-
 def _stream_finished(share_id: int) -> None:
     """A limited share's view has been sent. Once the share has ended and no other view
     is still being sent, its photo is deleted."""
@@ -325,21 +311,6 @@ def _stream_finished(share_id: int) -> None:
         )
     if delete_now:
         photo_delete(share_id=share.pk, photo_key=share.photo_key)
-
-
-def _open_object(key: str):
-    storage = default_storage
-    bucket = getattr(storage, "bucket", None)
-    if bucket is None:
-        return storage.open(key, "rb")
-    # django-storages' S3File downloads the whole object before the first read; a GET's
-    # body streams, so a 25 MB photo never sits in a worker's memory.
-    try:
-        return bucket.Object(key).get()["Body"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-            raise PhotoMissing from None
-        raise
 
 
 def share_revoke(*, manage_token: str) -> Share:
@@ -387,18 +358,19 @@ def reports_to_suspend(share: Share) -> int:
     return 1 if share.is_unlimited else 2
 
 
-def report_create(*, token: str, reason: str, details: str = "") -> Report:
+def report_create(*, token: str, reason: str, reporter_address: str, details: str = "") -> Report:
     """A viewer reports the photo behind a link. It never spends a view.
 
-    When the share's open reports reach the threshold it is suspended at once. A report
-    on a share that has already ended is kept for the moderators and changes nothing.
-    Raises ShareNotFound.
+    When the share's open reports, counted once per reporter, reach the threshold it is
+    suspended at once. A report on a share that has already ended is kept for the
+    moderators and changes nothing. Raises ShareNotFound.
     """
     if reason not in ReportReason.values:
         raise ValueError(f"reason must be one of {ReportReason.values}")
     found = Share.objects.filter(token_hash=token_hash(token)).values_list("pk", flat=True).first()
     if found is None:
         raise ShareNotFound
+    reporter = keyed.reporter_hash(share_id=found, address=reporter_address)
     with transaction.atomic():
         # Lock the row: reports arriving together must suspend the share exactly once,
         # and none may slip past the threshold uncounted.
@@ -406,21 +378,33 @@ def report_create(*, token: str, reason: str, details: str = "") -> Report:
         if share is None:  # purged in between
             raise ShareNotFound
         report = Report.objects.create(
-            share=share, share_number=share.pk, reason=reason, details=details[:2000]
+            share=share,
+            share_number=share.pk,
+            reason=reason,
+            details=details[:2000],
+            reporter=reporter,
         )
         if share.suspended_at is None and not share.is_over:
-            open_reports = share.reports.filter(status=ReportStatus.OPEN).count()
+            reporters = _open_reporters(share)
             threshold = reports_to_suspend(share)
-            if open_reports >= threshold:
+            if reporters >= threshold:
                 share.suspended_at = timezone.now()
                 share.save(update_fields=["suspended_at"])
                 _record(
                     actor=None,
                     action=ModerationAction.SUSPENDED,
                     share=share,
-                    note=f"{open_reports} open reports (threshold {threshold})",
+                    note=f"open reports from {reporters} reporters (threshold {threshold})",
                 )
     return report
+
+
+def _open_reporters(share: Share) -> int:
+    """How many people have open reports on the share (a report made before reporters
+    were recorded counts as one person of its own)."""
+    open_reports = share.reports.filter(status=ReportStatus.OPEN)
+    known = open_reports.exclude(reporter="").values("reporter").distinct().count()
+    return known + open_reports.filter(reporter="").count()
 
 
 def share_restore(*, share_id: int, actor: AbstractBaseUser) -> bool:
@@ -507,10 +491,7 @@ def moderation_preview(
         raise PreviewRefused(
             "Nobody has reported this share. Tick \"view unreported content\" to preview it anyway."
         )
-    try:
-        body = _open_object(share.photo_key)
-    except FileNotFoundError:
-        raise PhotoMissing from None
+    body = photostore.open_photo(share.photo_key)
     try:
         _record(
             actor=actor,
@@ -551,14 +532,15 @@ def _delete_photo_on_commit(share: Share) -> None:
 
 
 def photo_delete(*, share_id: int, photo_key: str) -> bool:
-    """Delete a share's photo from storage and record it. A failure is logged and left
-    for purge to retry; it never reaches the viewer."""
-    try:
-        default_storage.delete(photo_key)
-    except STORAGE_ERRORS as exc:
-        log.warning("could not delete the photo of share %s: %s", share_id, exc)
+    """Delete a share's photo from storage (every version of it, on a versioned bucket)
+    and record it. A failure is logged and left for purge to retry; it never reaches the
+    viewer."""
+    errors = photostore.delete_many([photo_key])
+    if errors:
+        error = errors[photo_key]
+        log.warning("could not delete the photo of share %s: %s", share_id, error)
         Share.objects.filter(pk=share_id).update(
-            delete_failures=F("delete_failures") + 1, last_delete_error=str(exc)[:500]
+            delete_failures=F("delete_failures") + 1, last_delete_error=error
         )
         return False
     Share.objects.filter(pk=share_id).update(photo_deleted_at=timezone.now())
@@ -566,18 +548,16 @@ def photo_delete(*, share_id: int, photo_key: str) -> bool:
 
 
 def _delete_object_quietly(key: str) -> None:
-    try:
-        default_storage.delete(key)
-    except STORAGE_ERRORS as exc:
-        log.warning("could not delete an orphaned photo: %s", exc)
+    for error in photostore.delete_many([key]).values():
+        log.warning("could not delete an orphaned photo: %s", error)
 
 
 # --- purge: ended shares, failed deletes and orphaned objects -----------------------------
 
 # Every photo key starts with this (see share_create); --orphans lists only this prefix.
 PHOTO_PREFIX = "photos/"
-# S3's DeleteObjects takes at most 1,000 keys per request.
-DELETE_OBJECTS_MAX = 1000
+# One DeleteObjects request's worth of photos is claimed at a time.
+DELETE_OBJECTS_MAX = photostore.BATCH
 # How long a purge's claim on a row lasts. If that purge dies, another one may take the
 # row after this; deleting an object twice is harmless.
 PURGE_CLAIM = timedelta(minutes=15)
@@ -611,6 +591,8 @@ def shares_purge(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     result = _purge_preview() if dry_run else _purge_shares(batch_size=batch_size)
+    if not dry_run:
+        counters.expired_delete()  # rate-limit counters of windows that have ended
     if orphans:
         removed, failed = orphans_purge(dry_run=dry_run)
         result = PurgeResult(
@@ -661,7 +643,7 @@ def _purge_shares(*, batch_size: int) -> PurgeResult:
 
         # No transaction is open here: the claim keeps other purges away instead of a lock.
         to_delete = [share for share in claimed if share.photo_deleted_at is None]
-        errors = objects_delete([share.photo_key for share in to_delete])
+        errors = photostore.delete_many([share.photo_key for share in to_delete])
         by_error: dict[str, list[int]] = {}
         for share in to_delete:
             if share.photo_key in errors:
@@ -708,42 +690,6 @@ def _purge_claim(*, after_pk: int, limit: int) -> list[Share]:
     return batch
 
 
-def objects_delete(keys: list[str]) -> dict[str, str]:
-    """Delete photos from storage: on S3 with DeleteObjects requests of up to 1,000 keys,
-    in the local folder file by file. Returns {key: error} for every object that is not
-    confirmed gone; an object that was already missing counts as gone."""
-    if not keys:
-        return {}
-    errors: dict[str, str] = {}
-    bucket = getattr(default_storage, "bucket", None)
-    if bucket is None:
-        for key in keys:
-            try:
-                default_storage.delete(key)  # a missing file is not an error
-            except OSError as exc:
-                errors[key] = _error_text(exc)
-        return errors
-    client = bucket.meta.client
-    for start in range(0, len(keys), DELETE_OBJECTS_MAX):
-        chunk = keys[start : start + DELETE_OBJECTS_MAX]
-        try:
-            response = client.delete_objects(
-                Bucket=bucket.name,
-                # Quiet: the answer lists only the keys that failed.
-                Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True},
-            )
-        except STORAGE_ERRORS as exc:
-            errors.update(dict.fromkeys(chunk, _error_text(exc)))
-            continue
-        for error in response.get("Errors", []):
-            errors[error["Key"]] = f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
-    return errors
-
-
-def _error_text(exc: Exception) -> str:
-    return f"{exc.__class__.__name__}: {exc}"[:500]
-
-
 def orphans_purge(
     *, dry_run: bool = False, min_age: timedelta = ORPHAN_MIN_AGE
 ) -> tuple[int, int]:
@@ -757,7 +703,7 @@ def orphans_purge(
         if dry_run:
             removed += len(orphans)
             continue
-        errors = objects_delete(orphans)
+        errors = photostore.delete_many(orphans)
         for key, error in errors.items():
             log.warning("could not delete the orphaned object %s: %s", key, error)
         removed += len(orphans) - len(errors)
@@ -776,45 +722,10 @@ def purge_candidates(*, orphans: bool = False) -> Iterator[str]:
 
 
 def _orphan_pages(*, older_than) -> Iterator[list[str]]:
-    for keys in _stored_photos(older_than=older_than):
+    for keys in photostore.list_older_than(prefix=PHOTO_PREFIX, older_than=older_than):
         referenced = set(
             Share.objects.filter(photo_key__in=keys).values_list("photo_key", flat=True)
         )
         orphans = [key for key in keys if key not in referenced]
         if orphans:
             yield orphans
-
-
-def _stored_photos(*, older_than):
-    """Keys under photos/ last written before `older_than`, in lists of up to 1,000."""
-    bucket = getattr(default_storage, "bucket", None)
-    if bucket is not None:
-        pages = bucket.meta.client.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket.name,
-            Prefix=PHOTO_PREFIX,
-            PaginationConfig={"PageSize": DELETE_OBJECTS_MAX},
-        )
-        for page in pages:
-            contents = page.get("Contents", [])
-            keys = [obj["Key"] for obj in contents if obj["LastModified"] < older_than]
-            if keys:
-                yield keys
-        return
-    folder = default_storage.path(PHOTO_PREFIX)
-    try:
-        entries = os.scandir(folder)
-    except FileNotFoundError:
-        return
-    keys = []
-    with entries:
-        for entry in entries:
-            if not entry.is_file():
-                continue
-            modified = datetime.fromtimestamp(entry.stat().st_mtime, tz=UTC)
-            if modified < older_than:
-                keys.append(PHOTO_PREFIX + entry.name)
-            if len(keys) == DELETE_OBJECTS_MAX:
-                yield keys
-                keys = []
-    if keys:
-        yield keys

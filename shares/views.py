@@ -7,15 +7,21 @@ from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.core.files.storage import default_storage
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import images, services
+from . import images, photostore, services
 from .forms import PinForm, ReportForm, ShareForm
 from .models import Share, token_hash
-from .ratelimits import pin_failed, pin_guessing_limited, rate_limited
+from .ratelimits import (
+    PinAttempts,
+    PinGuessing,
+    client_ip,
+    pin_guessing_limited,
+    rate_limited,
+    too_many_requests,
+)
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
@@ -180,7 +186,9 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
         return error_response(request, 400, "The PIN is 4 to 8 digits.")
     pin = form.cleaned_data["pin"]
     try:
-        viewed = services.share_view(token=token, pin=pin)
+        viewed = services.share_view(token=token, pin=pin, pin_attempts=PinAttempts(request))
+    except PinGuessing as exc:
+        return too_many_requests(request, exc.retry_after)
     except services.ShareNotFound:
         return _not_found(request)
     except services.ShareGone as exc:
@@ -188,18 +196,29 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
     except services.ShareSuspended:
         return render_suspended(request)
     except services.WrongPin as exc:
-        pin_failed(request)
         return _wrong_pin(request, token, exc.attempts_left)
-    try:
-        stream = services.photo_open(viewed)
     except services.PhotoMissing:
         return render_gone(request, "missing")
-    response = FileResponse(stream, content_type=viewed.content_type)
+    except services.StorageUnavailable:
+        return storage_unavailable(request)
+    response = FileResponse(viewed.stream, content_type=viewed.content_type)
     response.block_size = 64 * 1024
     response["Content-Length"] = str(viewed.size_bytes)
     response["Content-Disposition"] = "inline"
     remaining = viewed.views_remaining
     response["Seen-Views-Remaining"] = "unlimited" if remaining is None else str(remaining)
+    return response
+
+
+def storage_unavailable(request: HttpRequest) -> HttpResponse:
+    """The photo store failed before anything was spent: try again later."""
+    response = error_response(
+        request,
+        503,
+        "The photo cannot be fetched from storage right now. No view was used: "
+        "please try again in a minute.",
+    )
+    response["Retry-After"] = "30"
     return response
 
 
@@ -237,7 +256,10 @@ def report(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "shares/report.html", {**context, "form": form}, status=400)
     try:
         services.report_create(
-            token=token, reason=form.cleaned_data["reason"], details=form.cleaned_data["details"]
+            token=token,
+            reason=form.cleaned_data["reason"],
+            details=form.cleaned_data["details"],
+            reporter_address=client_ip(request),
         )
     except services.ShareNotFound:
         return _not_found(request)
@@ -289,10 +311,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
         checks["database"] = exc.__class__.__name__
     try:
-        default_storage.exists("healthz")
+        photostore.check()
         checks["storage"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["storage"] = exc.__class__.__name__
+    except photostore.StorageUnavailable:
+        checks["storage"] = "unavailable"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
 

@@ -170,13 +170,8 @@ def rate_limit_cache(settings):
     import redis
 
     prefix = f"seen-test-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": TEST_REDIS_URL,
-            "KEY_PREFIX": prefix,
-        }
-    }
+    settings.REDIS_URL = TEST_REDIS_URL
+    settings.SEEN_RATE_LIMIT_PREFIX = prefix
     yield prefix
     client = redis.Redis.from_url(TEST_REDIS_URL)
     keys = list(client.scan_iter(match=f"{prefix}:*"))

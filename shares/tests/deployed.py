@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from django.core.management import call_command
 from django.db import connection
-from django.test import override_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,10 +51,7 @@ def _database_url() -> str:
 def gunicorn(tmp_path: Path, **extra_env: str) -> Iterator[Deployed]:
     """Serve the test database (the caller needs transactional_db) with photos in a local
     folder under tmp_path; stopped, by its PID, when the block ends."""
-    # Without REDIS_URL the rate-limit counters are in the database cache table.
-    cache = {"default": {"BACKEND": "shares.cache.DatabaseCache", "LOCATION": "seen_cache"}}
-    with override_settings(CACHES=cache):
-        call_command("createcachetable", verbosity=0)
+    # Without REDIS_URL the rate-limit counters are in the database (shares_ratecounter).
     port = free_port()
     env = {
         key: value

@@ -1,6 +1,7 @@
 """Moderation: abuse reports, suspension, the admin desk, previews and the audit log."""
 
 import importlib
+import itertools
 import os
 import subprocess
 import sys
@@ -52,8 +53,17 @@ def moderator_client(client, moderator):
     return client
 
 
-def report(token: str, reason: str = ReportReason.ILLEGAL, details: str = "") -> Report:
-    return services.report_create(token=token, reason=reason, details=details)
+def report(
+    token: str, reason: str = ReportReason.ILLEGAL, details: str = "", address: str = ""
+) -> Report:
+    """A report from `address`, or else from a reporter of its own."""
+    address = address or f"2001:db8::{next(_reporters):x}"
+    return services.report_create(
+        token=token, reason=reason, details=details, reporter_address=address
+    )
+
+
+_reporters = itertools.count(1)
 
 
 def preview_url(share: Share) -> str:
@@ -80,6 +90,34 @@ def test_a_limited_share_is_suspended_at_its_second_report(make_share):
     report(created.token, reason=ReportReason.HARASSMENT)
     assert Share.objects.get().suspended_at is not None
     assert ModerationEvent.objects.filter(action=ModerationAction.SUSPENDED).count() == 1
+
+
+def test_two_reports_from_one_address_are_one_reporter(make_share):
+    created = make_share(views=3)
+    report(created.token, address="203.0.113.7")
+    report(created.token, reason=ReportReason.HARASSMENT, address="203.0.113.7")
+    assert Report.objects.count() == 2  # both are kept for the moderators
+    assert Share.objects.get().suspended_at is None
+    report(created.token, address="198.51.100.4")
+    assert Share.objects.get().suspended_at is not None
+
+
+def test_one_client_cannot_suspend_a_share_over_http(client, make_share):
+    created = make_share(views=3)
+    url = f"/s/{created.token}/report"
+    for _ in range(3):
+        assert client.post(url, {"reason": "illegal"}, REMOTE_ADDR="203.0.113.7").status_code == 201
+    assert Share.objects.get().suspended_at is None
+    assert client.post(url, {"reason": "illegal"}, REMOTE_ADDR="198.51.100.4").status_code == 201
+    assert Share.objects.get().suspended_at is not None
+
+
+def test_a_reporter_is_a_keyed_hash_that_links_nothing_across_shares(make_share):
+    first, second = make_share(views=3), make_share(views=3)
+    one = report(first.token, address="203.0.113.7")
+    other = report(second.token, address="203.0.113.7")
+    assert len(one.reporter) == 64 and "203.0.113" not in one.reporter
+    assert one.reporter != other.reporter
 
 
 def test_the_threshold_setting_applies_to_every_share(make_share, settings):

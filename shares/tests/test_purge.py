@@ -20,7 +20,7 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from shares import services
+from shares import photostore, services
 from shares.models import EndReason, Share
 
 from .conftest import database_url, expired_rows, put_object, stored_keys, wait_for
@@ -45,7 +45,8 @@ def s3_calls():
         keys = len(params.get("Delete", {}).get("Objects", []))
         calls.append((model.name, keys))
 
-    events = default_storage.bucket.meta.client.meta.events
+    client, _bucket = photostore.s3_bucket()
+    events = client.meta.events
     events.register("provide-client-params.s3", record)
     yield calls
     events.unregister("provide-client-params.s3", record)
@@ -110,7 +111,7 @@ def test_it_deletes_local_files_in_batches(local_storage):
 
 def test_a_share_whose_photo_is_already_gone_costs_no_storage_request(make_share, s3_calls):
     created = make_share(views=1)
-    services.photo_open(services.share_view(token=created.token)).close()
+    services.share_view(token=created.token).stream.close()
     assert Share.objects.get().photo_deleted_at is not None
     s3_calls.clear()
 

@@ -8,7 +8,6 @@ import pytest
 import redis
 import time_machine
 from django.contrib.auth.models import User
-from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import RequestFactory
@@ -191,18 +190,12 @@ def test_counts_live_in_redis_where_every_process_sees_them(client, limits, rate
     assert int(server.get(keys[0])) == 1
 
 
-def test_an_unreachable_cache_lets_requests_through_and_says_so(client, settings, limits, caplog):
+def test_unreachable_counters_let_requests_through_and_say_so(client, settings, limits, caplog):
     limits(uploads="1/h")
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"socket_connect_timeout": 1},
-        }
-    }
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
     assert client.post("/api/shares", {"photo": photo()}).status_code == 201
     assert client.post("/api/shares", {"photo": photo()}).status_code == 201
-    assert "the cache failed" in caplog.text
+    assert "the counters failed" in caplog.text
 
 
 def test_a_limit_set_to_off_is_not_counted(client, limits):
@@ -243,6 +236,10 @@ def request_from(remote: str, forwarded: str | None = None):
         ("10.0.0.0/8", "10.0.0.2", "10.3.3.3, 10.1.1.1", "10.3.3.3"),
         ("10.0.0.0/8", "10.0.0.2", "garbage, 10.1.1.1", "10.1.1.1"),
         ("10.0.0.0/8,2001:db8::/32", "2001:db8::1", "[2001:db8:1::5]:443, 2001:db8::9", "2001:db8:1::5"),
+        # IPv4 clients of a dual-stack socket are their IPv4 address.
+        (0, "::ffff:203.0.113.7", None, "203.0.113.7"),
+        (1, "10.0.0.2", "::ffff:203.0.113.5", "203.0.113.5"),
+        ("10.0.0.0/8", "::ffff:10.0.0.2", "203.0.113.5", "203.0.113.5"),
     ],
 )
 def test_the_client_address_trusts_only_configured_proxies(settings, trusted, remote, forwarded, expected):
@@ -280,54 +277,139 @@ def test_ipv6_clients_are_counted_per_64_network(client, limits):
     assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="2001:db8:1:2::ffff").status_code == 429
 
 
-# --- the database cache, used when there is no Redis --------------------------------------
+def test_ipv4_clients_of_a_dual_stack_socket_are_counted_one_by_one(client, limits):
+    """::ffff:203.0.113.7 and ::ffff:198.51.100.9 are two IPv4 clients, not two members
+    of one IPv6 /64 (which would put every IPv4 client in a single bucket)."""
+    limits(uploads="1/h")
+    first = {"REMOTE_ADDR": "::ffff:203.0.113.7"}
+    assert client.post("/api/shares", {"photo": photo()}, **first).status_code == 201
+    other = {"REMOTE_ADDR": "::ffff:198.51.100.9"}
+    assert client.post("/api/shares", {"photo": photo()}, **other).status_code == 201
+    # The same IPv4 client, arriving without the mapping, is the same client.
+    again = {"REMOTE_ADDR": "203.0.113.7"}
+    assert client.post("/api/shares", {"photo": photo()}, **again).status_code == 429
+
+
+def test_counting_proxies_is_warned_about_because_any_peer_could_forge(settings):
+    from django.core.management import call_command as run_command
+    from django.core.management.base import SystemCheckError
+
+    settings.SEEN_TRUSTED_PROXIES = 1
+    with pytest.raises(SystemCheckError, match="seen.W001"):
+        run_command("check", fail_level="WARNING")
+    settings.SEEN_TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
+    run_command("check", fail_level="WARNING")
+
+
+# --- one round trip per limit --------------------------------------------------------------
+
+
+def redis_commands_during(action) -> list[str]:
+    """The commands Redis receives (MONITOR) while `action` runs, in order."""
+    monitor_client = redis.Redis.from_url(TEST_REDIS_URL)
+    seen: list[str] = []
+    ready, done = threading.Event(), threading.Event()
+
+    def watch():
+        with monitor_client.monitor() as monitor:
+            ready.set()
+            for event in monitor.listen():
+                command = event["command"]
+                if command.split()[0].strip('"').upper() in {"SELECT", "HELLO", "CLIENT"}:
+                    continue  # a new connection's handshake, not a count
+                if "seen-done-marker" in command:
+                    done.set()
+                    return
+                seen.append(command)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ready.wait(5)
+    action()
+    redis.Redis.from_url(TEST_REDIS_URL).get("seen-done-marker")
+    done.wait(5)
+    watcher.join(5)
+    return seen
+
+
+def test_a_view_costs_one_redis_operation_per_limit(client, limits, make_share):
+    limits(views="30/m", pin_failures="10/h")
+    created = make_share(views=0)
+    commands = redis_commands_during(lambda: client.post(f"/s/{created.token}"))
+    names = [command.split()[0].strip('"').upper() for command in commands]
+    # The PIN-guessing limit: one read. The view limit: INCRBY and EXPIRE NX, one pipeline.
+    assert names == ["GET", "INCRBY", "EXPIRE"], commands
+    assert commands[2].endswith(" NX")
+
+
+def test_a_pin_view_reserves_and_gives_back_one_attempt(client, limits, make_share):
+    limits(views="30/m", pin_failures="10/h")
+    created = make_share(views=0, pin="4821")
+    commands = redis_commands_during(
+        lambda: client.post(f"/s/{created.token}", {"pin": "4821"})
+    )
+    names = [command.split()[0].strip('"').upper() for command in commands]
+    # The read, the view count, then the attempt reserved and given back (right PIN).
+    assert names == ["GET", "INCRBY", "EXPIRE", "INCRBY", "EXPIRE", "INCRBY", "EXPIRE"], commands
+
+
+# --- the database, used when there is no Redis -----------------------------------------------
 
 
 @pytest.fixture
-def database_cache(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "shares.cache.DatabaseCache",
-            "LOCATION": "seen_cache",
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    }
-    call_command("createcachetable", verbosity=0)
-    return caches["default"]
+def database_counters(settings):
+    settings.REDIS_URL = ""
 
 
-def test_the_database_cache_limits_requests_too(client, limits, database_cache):
+def test_the_database_limits_requests_too(client, limits, database_counters):
     limits(uploads="1/h")
     assert client.post("/api/shares", {"photo": photo()}).status_code == 201
     assert client.post("/api/shares", {"photo": photo()}).status_code == 429
 
 
+def test_a_view_costs_one_query_per_limit_in_the_database(client, limits, make_share, database_counters):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    limits(views="30/m", pin_failures="10/h")
+    created = make_share(views=0)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(f"/s/{created.token}").status_code == 200
+    counter_queries = [q["sql"] for q in queries.captured_queries if "ratecounter" in q["sql"]]
+    # The PIN-guessing limit: one read. The view limit: one upsert.
+    assert len(counter_queries) == 2, counter_queries
+    assert counter_queries[0].startswith("SELECT")
+    assert counter_queries[1].startswith("INSERT") and "ON CONFLICT" in counter_queries[1]
+
+
 @pytest.mark.sqlite_too
-def test_the_database_cache_keeps_a_counters_expiry_when_it_counts(database_cache):
+def test_a_database_counter_expires_with_its_window_and_purge_removes_it(database_counters):
+    from shares import counters
+    from shares.models import RateCounter
+
     with time_machine.travel("2026-11-24 10:00:00Z", tick=False) as traveller:
-        database_cache.add("uploads", 1, 3600)
+        assert counters.add("uploads:1", 1, ttl=3600) == 1
         traveller.shift(600)
-        # Django's own incr() would set the default 300 s timeout here.
-        assert database_cache.incr("uploads") == 2
-        traveller.shift(1800)
-        assert database_cache.get("uploads") == 2
-        traveller.shift(1300)
-        assert database_cache.get("uploads") is None
-        with pytest.raises(ValueError):
-            database_cache.incr("uploads")
+        assert counters.add("uploads:1", 1, ttl=3600) == 2
+        assert counters.get("uploads:1") == 2
+        traveller.shift(3001)
+        assert counters.get("uploads:1") == 0
+        call_command("purge", verbosity=0)
+        assert not RateCounter.objects.exists()
 
 
 @pytest.mark.sqlite_too
 @pytest.mark.django_db(transaction=True)
-def test_the_database_cache_counts_exactly_under_concurrency(database_cache):
+def test_database_counters_count_exactly_under_concurrency(database_counters):
     from django.db import connection
 
-    database_cache.add("views", 0, 60)
+    from shares import counters
+
     threads, per_thread = 8, 10
 
     def count():
         for _ in range(per_thread):
-            database_cache.incr("views")
+            counters.add("views:1", 1, ttl=60)
         connection.close()
 
     workers = [threading.Thread(target=count) for _ in range(threads)]
@@ -335,4 +417,4 @@ def test_the_database_cache_counts_exactly_under_concurrency(database_cache):
         worker.start()
     for worker in workers:
         worker.join()
-    assert database_cache.get("views") == threads * per_thread
+    assert counters.get("views:1") == threads * per_thread

@@ -27,6 +27,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
+from shares import photostore
 from shares.models import Share
 
 from .conftest import expired_rows, jpeg_bytes, s3_storage_settings, wait_for
@@ -206,7 +207,8 @@ def wire_requests():
     def record(request, **kwargs):
         sent.append((request.method, request.url.split("/", 3)[-1]))
 
-    events = default_storage.bucket.meta.client.meta.events
+    client, _bucket = photostore.s3_bucket()
+    events = client.meta.events
     events.register("before-send.s3", record)
     yield sent
     events.unregister("before-send.s3", record)
@@ -351,3 +353,50 @@ def test_seaweedfs_refuses_a_bad_signature_and_the_upload_answers_503(
     assert response.status_code == 503
     assert Share.objects.count() == 0
     assert keys(s3) == []
+
+
+# --- connections to the store are reused (#12) ----------------------------------------------
+
+
+def connections_to(port: int) -> set[int]:
+    """The client-side ports of every TCP connection to or from `port` the kernel still
+    knows, TIME_WAIT included: each one is a connection that was opened."""
+    out = subprocess.run(
+        ["ss", "-tanH", "state", "connected", f"( dport = :{port} or sport = :{port} )"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    ports = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        local, peer = fields[3].rsplit(":", 1)[1], fields[4].rsplit(":", 1)[1]
+        ports.add(int(peer) if int(local) == port else int(local))
+    return ports
+
+
+def test_a_run_of_views_reuses_a_handful_of_connections_to_the_store(
+    live_server, s3, wire, settings
+):
+    """50 views, read to their end one after another, must not open a connection each.
+    SeaweedFS keeps connections alive, as S3 does; moto's server closes every connection
+    after one answer (Werkzeug's dev server), so there each view must open one, which also
+    shows that the count sees every connection."""
+    settings.SEEN_RATE_LIMITS = {**settings.SEEN_RATE_LIMITS, "views": None}
+    created = requests.post(
+        f"{live_server.url}/api/shares",
+        files={"photo": ("cat.jpg", jpeg_bytes(size=(600, 400)), "image/jpeg")},
+        data={"views": "0"},
+        timeout=30,
+    ).json()
+    port = int(wire.endpoint.rsplit(":", 1)[1])
+    before = connections_to(port)
+    session = requests.Session()
+    for _ in range(50):
+        response = session.post(created["url"], timeout=30)
+        assert response.status_code == 200 and response.content[:2] == b"\xff\xd8"
+    opened = connections_to(port) - before
+    if wire.name == "moto":
+        assert len(opened) >= 50
+    else:
+        assert len(opened) <= 3, f"{len(opened)} new connections for 50 views"

@@ -108,8 +108,7 @@ def test_unknown_tokens_are_not_found(db):
 
 def test_the_last_view_deletes_the_photo_only_when_the_stream_closes(make_share, any_storage):
     created = make_share(views=1)
-    viewed = services.share_view(token=created.token)
-    stream = services.photo_open(viewed)
+    stream = services.share_view(token=created.token).stream
     assert len(stored_keys()) == 1  # still there while it is being sent
     data = b"".join(iter(lambda: stream.read(1024), b""))
     assert data[:2] == b"\xff\xd8"
@@ -120,29 +119,28 @@ def test_the_last_view_deletes_the_photo_only_when_the_stream_closes(make_share,
 
 def test_the_photo_stays_until_every_spent_view_has_been_delivered(make_share, any_storage):
     created = make_share(views=3)
-    services.photo_open(services.share_view(token=created.token)).close()  # delivered earlier
-    first = services.share_view(token=created.token)
-    last = services.share_view(token=created.token)
-    last_stream = services.photo_open(last)
+    services.share_view(token=created.token).stream.close()  # delivered earlier
+    first_stream = services.share_view(token=created.token).stream
+    last_stream = services.share_view(token=created.token).stream
     last_stream.read()
     last_stream.close()
     # The first viewer spent a view before the last one finished: it must still get the photo.
     assert len(stored_keys()) == 1
-    first_stream = services.photo_open(first)
     assert first_stream.read()[:2] == b"\xff\xd8"
     first_stream.close()
     assert stored_keys() == []
     assert Share.objects.get().streams_open == 0
 
 
-def test_a_missing_photo_ends_the_share(make_share, s3):
+def test_a_missing_photo_ends_the_share_and_spends_nothing(make_share, s3):
     created = make_share(views=3)
     share = Share.objects.get()
     s3.delete_object(Bucket="seen-test", Key=share.photo_key)
-    viewed = services.share_view(token=created.token)
     with pytest.raises(services.PhotoMissing):
-        services.photo_open(viewed)
-    assert Share.objects.get().end_reason == EndReason.MISSING
+        services.share_view(token=created.token)
+    share = Share.objects.get()
+    assert share.end_reason == EndReason.MISSING
+    assert (share.views_used, share.streams_open) == (0, 0)
 
 
 def test_revoke_ends_the_share_and_deletes_the_photo(make_share, any_storage):
@@ -159,7 +157,7 @@ def test_a_failed_upload_leaves_no_row(db, monkeypatch):
     def broken_save(*args, **kwargs):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr("storages.backends.s3.S3Storage.save", broken_save)
+    monkeypatch.setattr("botocore.client.BaseClient._make_api_call", broken_save)
     with pytest.raises(services.StorageUnavailable):
         services.share_create(photo=io.BytesIO(jpeg_bytes()), views=1, expires_in=86400)
     assert Share.objects.count() == 0

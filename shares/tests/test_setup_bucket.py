@@ -103,3 +103,32 @@ def test_create_makes_a_missing_bucket_and_without_it_the_command_says_so(s3, se
 
     assert "bucket seen-new-bucket: created" in output
     assert "seen-new-bucket" in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
+
+
+# --- versioned buckets and Object Lock ---------------------------------------------------
+
+
+def test_on_a_versioned_bucket_the_rule_expires_old_versions_and_says_so_loudly(s3):
+    setup_bucket()  # first without versioning: the rule is set...
+    s3.put_bucket_versioning(Bucket=TEST_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+    output, warning = setup_bucket()  # ...and then it is no longer "unchanged"
+
+    [rule] = s3.get_bucket_lifecycle_configuration(Bucket=TEST_BUCKET)["Rules"]
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    assert "noncurrent versions expire after 1 day, set" in output
+    assert "WARNING versioning is Enabled" in warning
+    assert "stays readable by its version ID" in warning
+    again, _ = setup_bucket()
+    assert again.rstrip().endswith(", unchanged")
+
+
+def test_a_bucket_with_object_lock_is_refused(s3, settings):
+    from .conftest import s3_storage_settings
+
+    s3.create_bucket(Bucket="seen-locked", ObjectLockEnabledForBucket=True)
+    settings.STORAGES = {**settings.STORAGES, "default": s3_storage_settings("seen-locked")}
+    with pytest.raises(CommandError, match="Object Lock"):
+        setup_bucket()
+    with pytest.raises(Exception):  # nothing was set on it
+        s3.get_bucket_lifecycle_configuration(Bucket="seen-locked")

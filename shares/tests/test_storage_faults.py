@@ -159,7 +159,7 @@ def test_a_failed_delete_after_the_last_view_still_serves_the_photo_and_purge_re
     key = created.share.photo_key
     with default_storage.open(key) as stored:
         photo = stored.read()
-    faults.failing.add("DeleteObject")
+    faults.failing.add("DeleteObjects")  # the last view deletes with DeleteObjects too
 
     response = requests.post(f"{live_server.url}/s/{created.token}")
 
@@ -174,7 +174,6 @@ def test_a_failed_delete_after_the_last_view_still_serves_the_photo_and_purge_re
     assert stored_keys() == [key]
 
     # The store is still failing at the next purge: the row stays and the exit code says so.
-    faults.failing.add("DeleteObjects")
     out = StringIO()
     with caplog.at_level(logging.WARNING, logger="shares.services"):
         with pytest.raises(CommandError) as failed:
@@ -345,3 +344,123 @@ def test_purge_orphans_removes_what_a_crash_between_upload_and_insert_left(local
 def test_purge_orphans_with_storage_unreachable_says_so_without_a_traceback(unreachable_storage):
     with pytest.raises(CommandError, match=r"purge stopped: EndpointConnectionError"):
         purge("--orphans")
+
+
+# --- the store fails when a view opens the photo: nothing is spent (#12) --------------------
+
+
+class FailingS3:
+    """A real HTTP server on 127.0.0.1 that answers every S3 request with one error, as a
+    broken or refusing store does."""
+
+    def __init__(self, status: int, code: str):
+        import http.server
+        import threading
+
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+            f"<Message>{code} from the test's store</Message></Error>"
+        ).encode()
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self):
+                outer.requests += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def view_through(store_url: str | None, live_server, token: str, settings, **request) -> requests.Response:
+    if store_url is not None:
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": s3_storage_settings(
+                endpoint_url=store_url, client_config=Config(retries={"max_attempts": 2})
+            ),
+        }
+    return requests.post(f"{live_server.url}/s/{token}", timeout=60, **request)
+
+
+def assert_nothing_spent(response: requests.Response, *, as_json: bool) -> None:
+    assert response.status_code == 503, response.text[:300]
+    assert response.headers["Retry-After"] == "30"
+    if as_json:
+        assert response.headers["Content-Type"] == "application/json"
+        assert "No view was used" in response.json()["error"]
+    else:
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert "No view was used" in response.text
+        assert "Traceback" not in response.text
+    share = Share.objects.get()
+    assert (share.views_used, share.streams_open, share.ended_at) == (0, 0, None)
+    assert not share.views.exists()
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["page", "json"])
+@pytest.mark.parametrize(
+    "status, code", [(500, "InternalError"), (403, "AccessDenied")], ids=["500", "denied"]
+)
+def test_a_store_that_fails_as_the_photo_opens_answers_503_and_spends_nothing(
+    live_server, make_share, settings, status, code, as_json
+):
+    created = make_share(views=1)
+    with FailingS3(status, code) as store:
+        response = view_through(
+            store.url, live_server, created.token, settings, headers=JSON if as_json else {}
+        )
+        assert store.requests >= 1  # the failure really came over HTTP
+    assert_nothing_spent(response, as_json=as_json)
+
+
+def test_an_unreachable_store_at_view_time_answers_503_and_spends_nothing(
+    live_server, make_share, settings
+):
+    created = make_share(views=1)
+    response = view_through(
+        f"http://127.0.0.1:{closed_port()}", live_server, created.token, settings, headers=JSON
+    )
+    assert_nothing_spent(response, as_json=True)
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["page", "json"])
+def test_a_photo_folder_we_may_not_read_answers_503_and_spends_nothing(
+    live_server, make_share, local_storage, monkeypatch, as_json
+):
+    created = make_share(views=1)
+
+    def refused(self, name, mode="rb"):
+        # As root the suite cannot be refused by the file system itself; this is the
+        # error open() raises for a folder the server's user may not read.
+        raise PermissionError(13, "Permission denied", str(local_storage / name))
+
+    monkeypatch.setattr("django.core.files.storage.FileSystemStorage._open", refused)
+    response = view_through(None, live_server, created.token, None, headers=JSON if as_json else {})
+    assert_nothing_spent(response, as_json=as_json)
+    # Once the folder can be read again, the view that was not spent is still there.
+    monkeypatch.undo()
+    ok = requests.post(f"{live_server.url}/s/{created.token}", timeout=30)
+    assert ok.status_code == 200 and ok.content[:2] == b"\xff\xd8"

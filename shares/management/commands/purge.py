@@ -6,9 +6,14 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 
-from shares.services import STORAGE_ERRORS, PurgeResult, purge_candidates, shares_purge
+from shares.services import PurgeResult, StorageUnavailable, purge_candidates, shares_purge
 
 log = logging.getLogger(__name__)
+
+
+def _reason(exc: Exception) -> str:
+    # The store's errors already say their kind and code (AccessDenied, NoSuchBucket).
+    return str(exc) if isinstance(exc, StorageUnavailable) else f"{exc.__class__.__name__}: {exc}"
 
 
 def positive_int(raw: str) -> int:
@@ -57,9 +62,9 @@ class Command(BaseCommand):
         if every is None:
             try:
                 result = self.run_once(dry_run=dry_run, batch_size=batch_size, orphans=orphans)
-            except (DatabaseError, *STORAGE_ERRORS) as exc:
+            except (DatabaseError, StorageUnavailable) as exc:
                 # Cron mails this line, not a traceback; nothing half-done is lost (see help).
-                raise CommandError(f"purge stopped: {exc.__class__.__name__}: {exc}") from None
+                raise CommandError(f"purge stopped: {_reason(exc)}") from None
             if result.failed:
                 raise CommandError(
                     f"{result.failed} photo(s) could not be deleted; their shares are kept and "
@@ -98,9 +103,9 @@ class Command(BaseCommand):
             while not stop.is_set():
                 try:
                     self.run_once(**purge_options)
-                except (DatabaseError, *STORAGE_ERRORS) as exc:
+                except (DatabaseError, StorageUnavailable) as exc:
                     # An outage ends this run, not the loop: the next run tries again.
-                    log.error("purge run failed: %s: %s", exc.__class__.__name__, exc)
+                    log.error("purge run failed: %s", _reason(exc))
                 finally:
                     connections.close_all()
                 stop.wait(seconds)
