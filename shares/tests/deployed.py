@@ -83,24 +83,36 @@ def gunicorn(tmp_path: Path, **extra_env: str) -> Iterator[Deployed]:
         )
     deployed = Deployed(f"http://127.0.0.1:{port}", port, stdout, stderr)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{deployed.url}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass  # not listening yet, or its workers are still starting
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start:\n" + stderr.read_text())
-            time.sleep(0.2)
+        _wait_until_healthy(
+            deployed.url, server, 60, lambda: "gunicorn did not start:\n" + stderr.read_text()
+        )
         yield deployed
     finally:
-        server.terminate()
+        _stop(server)
+
+
+def _wait_until_healthy(url: str, server: subprocess.Popen, timeout: float, failure) -> None:
+    """Poll /healthz until it answers 200; raise with failure() if the process exits or
+    the time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass  # not listening yet, or its workers are still starting
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(failure())
+        time.sleep(0.1)
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()  # SIGTERM: a graceful stop for gunicorn, a fast one for nginx
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 # --- nginx in front, as deploy/nginx.conf.template ships it --------------------------------
@@ -187,23 +199,12 @@ def nginx(
         )
     front = Front(f"http://127.0.0.1:{port}", port, access_log, error_log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{front.url}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass  # not listening yet
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "nginx did not start:\n" + output.read_text() + error_log.read_text()
-                )
-            time.sleep(0.1)
+        _wait_until_healthy(
+            front.url,
+            server,
+            30,
+            lambda: "nginx did not start:\n" + output.read_text() + error_log.read_text(),
+        )
         yield front
     finally:
-        server.terminate()  # SIGTERM: nginx's fast shutdown
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop(server)
