@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ["sanitise", "upload", "view", "memory", "scaleout", "purge"]
+ORDER = ["sanitise", "upload", "view", "memory", "hostile", "scaleout", "purge"]
 
 
 def figures(output: str) -> list[str]:
