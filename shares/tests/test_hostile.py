@@ -447,3 +447,21 @@ def test_a_turned_animation_with_a_broken_last_frame_is_refused():
     upload[key_frame : key_frame + 3] = b"\x00\x00\x00"
     with pytest.raises(images.InvalidPhoto, match="damaged"):
         clean(bytes(upload))
+
+
+def _declaring(data: bytes, marker: bytes, width: int, height: int) -> bytes:
+    """A JPEG whose frame header (SOFn) declares another size."""
+    at = data.index(marker)
+    return data[: at + 5] + struct.pack(">HH", height, width) + data[at + 9 :]
+
+
+@pytest.mark.parametrize("megapixels, width, height", [(12, 4032, 3024), (48, 8064, 6048)])
+def test_the_default_budget_holds_real_camera_photos(megapixels, width, height):
+    baseline = _declaring(photos.jpeg_photo((64, 48)), b"\xff\xc0", width, height)
+    progressive = _declaring(photos.jpeg_photo((64, 48), progressive=True), b"\xff\xc2", width, height)
+    for data in (baseline, progressive):
+        with Image.open(io.BytesIO(data)) as header:
+            assert header.size == (width, height)
+            assert images._decode_cost(header, 1) <= images.DEFAULT_MAX_DECODE_BYTES
+    # HEIC/AVIF: charged as measured, 10 bytes a pixel
+    assert width * height * images._CONVERT_BYTES_PER_PIXEL <= images.DEFAULT_MAX_DECODE_BYTES
