@@ -338,11 +338,30 @@ def _decoding(max_pixels: int) -> Iterator[None]:
 # --- what was found, in plain words -------------------------------------------------------
 
 
+# A photo has one EXIF block (two with a preview's); a 10 MB file can hold 2,000 of them.
+_EXIF_BLOCKS_READ = 4
+
+
 class _Found:
     """Collects plain words for what the upload carried and the copy leaves out."""
 
     def __init__(self) -> None:
         self._words: set[str] = set()
+        # What compressed metadata (PNG text, profiles) may inflate to, all chunks together:
+        # 8,000 chunks of 1 KB that each inflate to 1 MB cost 29 s of CPU otherwise.
+        self.inflate_left = _INFLATE_TOTAL
+        self.exif_blocks = 0
+
+    def inflate(self, compressed: bytes, limit: int) -> tuple[bytes, bool]:
+        """Inflate up to `limit` bytes (less once the upload's allowance runs low); returns
+        the text and whether the stream ended exactly at the end of `compressed`."""
+        inflater = zlib.decompressobj()
+        try:
+            text = inflater.decompress(compressed, max(min(limit, self.inflate_left), 1))
+        except zlib.error:
+            return b"", False
+        self.inflate_left -= len(text)
+        return text, inflater.eof and not inflater.unused_data and self.inflate_left >= 0
 
     def add(self, word: str) -> None:
         self._words.add(word)
@@ -352,6 +371,10 @@ class _Found:
 
     def exif(self, tiff: bytes) -> int:
         """Note what an EXIF block holds; returns its orientation (1 when none)."""
+        self.exif_blocks += 1
+        if self.exif_blocks > _EXIF_BLOCKS_READ:
+            self.add(OTHER)  # it goes like the others, unread: reading costs ~1.5 ms each
+            return 1
         exif = Image.Exif()
         try:
             exif.load(tiff)
@@ -419,6 +442,8 @@ def _strip_jpeg(raw: bytes, found: _Found) -> tuple[bytes, int, int]:
     exif_slot: int | None = None  # where the orientation-only EXIF goes
     has_frame = multi_picture = False
     scans = 0
+    icc_parts: dict[int, bytes] = {}  # the colour profile's chunks by sequence number
+    icc_slot: int | None = None
     while True:
         if pos >= size or raw[pos] != 0xFF:
             raise InvalidPhoto(DAMAGED)
@@ -475,8 +500,10 @@ def _strip_jpeg(raw: bytes, found: _Found) -> tuple[bytes, int, int]:
             version, unit, x_density, y_density = struct.unpack(">HBHH", payload[5:12])
             jfif = b"JFIF\x00" + struct.pack(">HBHHBB", version, unit, x_density, y_density, 0, 0)
             out.append(_jpeg_segment(0xE0, jfif))
-        elif marker == 0xE2 and payload.startswith(b"ICC_PROFILE\x00"):
-            out.append(segment)  # colour profile, every chunk in order
+        elif marker == 0xE2 and payload.startswith(b"ICC_PROFILE\x00") and len(payload) > 14:
+            # The colour profile, in chunks numbered 1..n: put together after the loop.
+            icc_slot = len(out) if icc_slot is None else icc_slot
+            icc_parts.setdefault(payload[12], payload[14:])
         elif marker == 0xEE and payload.startswith(b"Adobe") and len(payload) >= 12:
             # The colour transform flag: CMYK/YCCK decoding needs it. Exactly 12 bytes
             # ("Adobe", version, flags0, flags1, transform), rebuilt from those fields, so
@@ -503,9 +530,29 @@ def _strip_jpeg(raw: bytes, found: _Found) -> tuple[bytes, int, int]:
             found.add(OTHER)
     if not (has_frame and scans):
         raise InvalidPhoto(DAMAGED)
+    inserts = []  # (slot, segments), put in from the last slot back so slots stay true
     if orientation != 1 and exif_slot is not None:
-        out.insert(exif_slot, _jpeg_segment(0xE1, b"Exif\x00\x00" + orientation_exif(orientation)))
+        tiff = b"Exif\x00\x00" + orientation_exif(orientation)
+        inserts.append((exif_slot, [_jpeg_segment(0xE1, tiff)]))
+    if icc_slot is not None:
+        profile = b"".join(icc_parts[number] for number in sorted(icc_parts))
+        if sorted(icc_parts) == list(range(1, len(icc_parts) + 1)) and _icc_is_exact(profile):
+            inserts.append((icc_slot, _jpeg_icc_segments(profile)))
+        else:  # chunks missing, or bytes after the profile: no profile at all
+            found.add(OTHER)
+    for slot, segments in sorted(inserts, key=lambda insert: insert[0], reverse=True):
+        out[slot:slot] = segments
     return b"".join(out), orientation, 1
+
+
+def _jpeg_icc_segments(profile: bytes) -> list[bytes]:
+    """A colour profile as APP2 segments, written again: numbered chunks of at most 65,519
+    bytes, the most one segment holds after its 14-byte header."""
+    parts = [profile[start : start + 65519] for start in range(0, len(profile), 65519)]
+    return [
+        _jpeg_segment(0xE2, b"ICC_PROFILE\x00" + bytes((number, len(parts))) + part)
+        for number, part in enumerate(parts, 1)
+    ]
 
 
 def _jpeg_segment(marker: int, payload: bytes) -> bytes:
@@ -573,6 +620,7 @@ _PNG_BY_COLOUR = {
 _PNG_QUIET = {b"iDOT"}  # Apple's decoding hint: dropping it removes nothing personal
 _PNG_TEXT_MAX = 1 << 20  # never inflate more of a compressed text chunk than this
 _PNG_ICC_MAX = 4 << 20  # nor of a colour profile (real ones are a few KB to 1 MB)
+_INFLATE_TOTAL = 8 << 20  # nor more than this of all of them together
 
 
 def _strip_png(raw: bytes, found: _Found) -> tuple[bytes, int, int]:
@@ -585,6 +633,7 @@ def _strip_png(raw: bytes, found: _Found) -> tuple[bytes, int, int]:
     exif_slot: int | None = None
     colour_type = palette_entries = None
     frames = controls = 0
+    has_profile = False
     while True:
         if pos + 12 > size:
             raise InvalidPhoto(DAMAGED)
@@ -615,8 +664,11 @@ def _strip_png(raw: bytes, found: _Found) -> tuple[bytes, int, int]:
                 raise _too_many_frames(max(frames, controls))
             if kind not in (b"IDAT", b"fdAT", b"PLTE", b"iCCP"):
                 chunk = _png_rebuilt(kind, body, colour_type, palette_entries, found)
-            elif kind == b"iCCP":
-                chunk = _png_iccp(body, found)
+            elif kind == b"iCCP":  # only the first: a PNG has one profile
+                chunk = b"" if has_profile else _png_iccp(body, found)
+                has_profile = has_profile or bool(chunk)
+                if not chunk:
+                    found.add(OTHER)
             if chunk:
                 out.append(chunk)
             if kind == b"IEND":
@@ -675,18 +727,20 @@ def _png_rebuilt(
 
 def _png_iccp(body: bytes, found: _Found) -> bytes:
     """The colour profile, with a plain name instead of the file's (a free-text keyword),
-    and only if its compressed stream ends exactly at the chunk's end."""
+    and only if its compressed stream ends exactly at the chunk's end and holds exactly
+    the profile its header declares; b"" otherwise."""
     _name, _, rest = body.partition(b"\x00")
-    inflater = zlib.decompressobj()
-    try:
-        inflater.decompress(rest[1:], _PNG_ICC_MAX)
-    except (IndexError, zlib.error):
-        found.add(OTHER)
+    if rest[:1] != b"\x00":  # compression method 0 (zlib) is the only one
         return b""
-    if not inflater.eof or inflater.unused_data or rest[:1] != b"\x00":
-        found.add(OTHER)
+    profile, whole = found.inflate(rest[1:], _PNG_ICC_MAX)
+    if not whole or not _icc_is_exact(profile):
         return b""
     return _png_chunk(b"iCCP", b"ICC profile\x00\x00" + rest[1:])
+
+
+def _icc_is_exact(profile: bytes) -> bool:
+    """An ICC profile starts with its own size (ICC.1 7.2.2): nothing may follow it."""
+    return len(profile) >= 128 and int.from_bytes(profile[:4], "big") == len(profile)
 
 
 def _png_text(kind: bytes, body: bytes, found: _Found) -> int:
@@ -694,7 +748,7 @@ def _png_text(kind: bytes, body: bytes, found: _Found) -> int:
     keyword, _, rest = body.partition(b"\x00")
     keyword = keyword.lower()
     if keyword in (b"xml:com.adobe.xmp", b"raw profile type exif", b"raw profile type app1"):
-        text = _png_text_value(kind, rest)
+        text = _png_text_value(kind, rest, found)
         if keyword == b"xml:com.adobe.xmp":
             found.xmp(text)
             return 1
@@ -714,17 +768,17 @@ def _png_text(kind: bytes, body: bytes, found: _Found) -> int:
     return 1
 
 
-def _png_text_value(kind: bytes, rest: bytes) -> bytes:
+def _png_text_value(kind: bytes, rest: bytes, found: _Found) -> bytes:
     try:
         if kind == b"tEXt":
             return rest
         if kind == b"zTXt":
-            return zlib.decompressobj().decompress(rest[1:], _PNG_TEXT_MAX)
+            return found.inflate(rest[1:], _PNG_TEXT_MAX)[0]
         compressed = rest[0]  # iTXt: flag, method, language, translated keyword, text
         _language, _, rest = rest[2:].partition(b"\x00")
         _translated, _, text = rest.partition(b"\x00")
-        return zlib.decompressobj().decompress(text, _PNG_TEXT_MAX) if compressed else text
-    except (IndexError, zlib.error):
+        return found.inflate(text, _PNG_TEXT_MAX)[0] if compressed else text
+    except IndexError:
         return b""
 
 

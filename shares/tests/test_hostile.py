@@ -458,10 +458,71 @@ def _declaring(data: bytes, marker: bytes, width: int, height: int) -> bytes:
 @pytest.mark.parametrize("megapixels, width, height", [(12, 4032, 3024), (48, 8064, 6048)])
 def test_the_default_budget_holds_real_camera_photos(megapixels, width, height):
     baseline = _declaring(photos.jpeg_photo((64, 48)), b"\xff\xc0", width, height)
-    progressive = _declaring(photos.jpeg_photo((64, 48), progressive=True), b"\xff\xc2", width, height)
+    monkeypatch.setattr(
+        Image.Exif, "load", lambda self, tiff: read.append(1) or load(self, tiff)
+    )
     for data in (baseline, progressive):
         with Image.open(io.BytesIO(data)) as header:
             assert header.size == (width, height)
             assert images._decode_cost(header, 1) <= images.DEFAULT_MAX_DECODE_BYTES
     # HEIC/AVIF: charged as measured, 10 bytes a pixel
     assert width * height * images._CONVERT_BYTES_PER_PIXEL <= images.DEFAULT_MAX_DECODE_BYTES
+
+
+def test_compressed_png_text_inflates_to_a_bounded_total(monkeypatch):
+    """Thousands of small zTXt chunks that each inflate to 1 MB: the upload as a whole may
+    inflate only so much, then the rest goes uninflated (and is still left out)."""
+    inflated = []
+    inflate = images._Found.inflate
+
+    def counted(self, compressed, limit):
+        text, whole = inflate(self, compressed, limit)
+        inflated.append(len(text))
+        return text, whole
+
+    monkeypatch.setattr(images._Found, "inflate", counted)
+    megabyte = zlib.compress(b"\x00" * (1 << 20), 9)
+    chunk = photos._png_chunk(b"zTXt", b"XML:com.adobe.xmp\x00\x00" + megabyte)
+    base = photos._encode(photos.picture((16, 16)), "PNG")
+    result = clean(base[:-12] + chunk * 40 + base[-12:])
+
+    assert result.data == base and "other metadata" in result.removed
+    assert len(inflated) == 40
+    assert sum(inflated) <= images._INFLATE_TOTAL + 40  # at most one byte each once spent
+
+
+def test_a_jpeg_colour_profile_with_bytes_after_it_goes_whole():
+    profile = photos.icc_profile()
+    kept = clean(photos.jpeg_photo((16, 16), icc=profile))
+    with Image.open(io.BytesIO(kept.data)) as image:
+        assert image.info["icc_profile"] == profile
+
+    data = photos.jpeg_photo((16, 16), icc=profile)
+    at = data.index(b"ICC_PROFILE\x00") - 4
+    length = int.from_bytes(data[at + 2 : at + 4], "big")
+    segment = data[at + 4 : at + 2 + length] + SECRET
+    upload = data[:at] + b"\xff\xe2" + struct.pack(">H", len(segment) + 2) + segment
+    upload += data[at + 2 + length :]
+    result = clean(upload)
+    assert SECRET not in result.data and b"ICC_PROFILE" not in result.data
+    assert result.removed == ("other metadata",)
+
+
+def test_a_png_profile_holding_more_than_its_declared_size_goes():
+    padded = zlib.compress(photos.icc_profile() + SECRET)
+    result = clean(photos.png_with_chunk(b"iCCP", b"icc\x00\x00" + padded))
+    assert b"iCCP" not in result.data and "other metadata" in result.removed
+
+
+def test_only_the_first_few_exif_blocks_are_read_and_all_go(monkeypatch):
+    exif = photos.camera_exif()
+    segment = b"\xff\xe1" + struct.pack(">H", len(exif) + 8) + b"Exif\x00\x00" + exif
+    data = photos.jpeg_photo((16, 16))
+    read = []
+    load = Image.Exif.load
+    monkeypatch.setattr(Image.Exif, "load", lambda self, tiff: read.append(1) or load(self, tiff))
+
+    result = clean(data[:2] + segment * 200 + data[2:])
+    assert result.data == data
+    assert len(read) == images._EXIF_BLOCKS_READ + 1  # and Pillow's own look at the first
+    assert result.removed[:2] == ("location", "camera model")
