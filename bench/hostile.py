@@ -96,6 +96,24 @@ def padded_phys_png() -> bytes:
                                  size=(640, 480))
 
 
+def text_bomb_png() -> bytes:
+    """Found in review: 9 MB of zTXt XMP chunks, 1 KB each, that each inflate to 1 MB."""
+    import zlib
+
+    megabyte = zlib.compress(b"\x00" * (1 << 20), 9)
+    chunk = photos._png_chunk(b"zTXt", b"XML:com.adobe.xmp\x00\x00" + megabyte)
+    base = photos.png_with_chunk(b"pHYs", struct.pack(">IIB", 2835, 2835, 1))
+    return base[:-12] + chunk * (9_000_000 // len(chunk)) + base[-12:]
+
+
+def exif_flood_jpeg() -> bytes:
+    """Found in review: 9 MB of EXIF segments (GPS, camera, thumbnail) in one JPEG."""
+    exif = photos.camera_exif()
+    segment = b"\xff\xe1" + struct.pack(">H", len(exif) + 8) + b"Exif\x00\x00" + exif
+    data = photos.jpeg_photo((640, 480))
+    return data[:2] + segment * (9_000_000 // len(segment)) + data[2:]
+
+
 FILES = {
     "JPEG scan bomb (7000x7000, last scan x2500)": scan_bomb,
     "WebP 49 x 2000x2000, orientation 6": turned_webp,
@@ -106,6 +124,8 @@ FILES = {
     "GIF 400,000 x 1x1": many_frames_gif,
     "JPEG APP14 Adobe + HTML": adobe_html_jpeg,
     "PNG pHYs + script and GPS": padded_phys_png,
+    "PNG 8,600 zTXt of 1 KB -> 1 MB each": text_bomb_png,
+    "JPEG 2,100 EXIF segments": exif_flood_jpeg,
 }
 
 

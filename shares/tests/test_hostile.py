@@ -390,14 +390,9 @@ def _webp_replacing(data: bytes, replace) -> bytes:
 
 def test_padded_webp_headers_and_extra_chunks_inside_a_frame_are_left_out():
     upload = photos.animated_webp(xmp=None)
-    padded_header = _webp_replacing(
-        upload, lambda kind, chunk: chunk + SECRET if kind == b"VP8X" else chunk
-    )
-    with pytest.raises(images.InvalidPhoto, match="damaged"):  # libwebp refuses it itself
-        clean(padded_header)
 
     def pad(kind: bytes, chunk: bytes) -> bytes:
-        if kind == b"ANIM":
+        if kind in (b"VP8X", b"ANIM"):
             return chunk + SECRET
         if kind == b"ANMF":  # an unknown chunk inside the frame, after its pixels
             return chunk + images._riff_chunk(b"SCRT", SECRET)
@@ -523,5 +518,5 @@ def test_only_the_first_few_exif_blocks_are_read_and_all_go(monkeypatch):
 
     result = clean(data[:2] + segment * 200 + data[2:])
     assert result.data == data
-    assert len(read) == images._EXIF_BLOCKS_READ + 1  # and Pillow's own look at the first
+    assert len(read) == images._EXIF_BLOCKS_READ  # Pillow reads only the cleaned copy
     assert result.removed[:2] == ("location", "camera model")
