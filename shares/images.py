@@ -5,10 +5,12 @@ that Pillow decodes; the file name and the client's content type are never consu
 
 JPEG, PNG, GIF and WebP are cleaned *losslessly*: the file is taken apart into its
 segments (JPEG markers, PNG chunks, GIF blocks, RIFF chunks), the ones that carry
-pixels, colour or animation are copied byte for byte and everything else (EXIF with
-GPS, camera and dates, XMP, IPTC, comments, thumbnails, data after the end) is left
-out. Pillow only ever reads that copy, which is then decoded in full, so what is stored
-is known to be a whole picture. Nothing is re-encoded, so the pixels are exactly the upload's, animations keep
+pixels, colour or animation are kept and everything else (EXIF with GPS, camera and
+dates, XMP, IPTC, comments, thumbnails, data after the end) is left out. Pixel data is
+copied byte for byte; segments of a fixed form are written again from their fields, so
+nothing hidden after them survives. Pillow only ever reads that copy, which is then
+decoded in full (within a budget, see below), so what is stored is known to be a whole
+picture. Nothing is re-encoded, so the pixels are exactly the upload's, animations keep
 their frames and timing, and cleaning a 12 MP JPEG costs a fraction of a re-encode
 (bench/sanitise.py).
 
@@ -158,8 +160,8 @@ def clean_photo(
 
     # Taken apart first, so Pillow only ever reads the copy, never the upload's metadata:
     # its JPEG reader joins EXIF segments one by one (2,100 of them took 3 s of CPU).
-    strip = {"JPEG": _strip_jpeg, "PNG": _strip_png, "GIF": _strip_gif, "WEBP": _strip_webp}[signature]
-    data, orientation, frames = strip(raw, found)
+    strips = {"JPEG": _strip_jpeg, "PNG": _strip_png, "GIF": _strip_gif, "WEBP": _strip_webp}
+    data, orientation, frames = strips[signature](raw, found)
     del raw  # the copy is all that is needed from here on
     fmt = _identify(data, max_pixels=max_pixels)
     if fmt != signature:  # MPO cannot be: its pictures after the first are gone
