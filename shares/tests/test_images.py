@@ -30,8 +30,8 @@ MAX_PIXELS = 50_000_000
 needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="needs exiftool (libimage-exiftool-perl)")
 
 
-def clean(data: bytes, max_pixels: int = MAX_PIXELS) -> images.CleanPhoto:
-    return images.clean_photo(io.BytesIO(data), max_pixels=max_pixels)
+def clean(data: bytes, max_pixels: int = MAX_PIXELS, **budget: int) -> images.CleanPhoto:
+    return images.clean_photo(io.BytesIO(data), max_pixels=max_pixels, **budget)
 
 
 def exiftool(data: bytes) -> dict[str, object]:
@@ -541,9 +541,12 @@ def test_the_pixel_limit_comes_from_settings(client, settings):
     assert stored_keys() == []
 
 
-def test_an_animation_with_too_many_frames_is_refused():
-    with pytest.raises(images.InvalidPhoto, match="animation is too large"):
-        clean(photos.animated_gif(durations=(100,) * 5), max_pixels=32 * 24)
+def test_an_animation_that_needs_more_than_the_decode_budget_is_refused():
+    gif = photos.animated_gif(durations=(100,) * 5)  # 5 frames of 32x24, composed in RGBA
+    need = 5 * 32 * 24 * 4
+    assert clean(gif, max_decode_bytes=need).data
+    with pytest.raises(images.InvalidPhoto, match=r"to decode \(5 frames of 32x24 pixels"):
+        clean(gif, max_decode_bytes=need - 1)
 
 
 @pytest.mark.django_db
