@@ -27,11 +27,14 @@ run: $(VENV)/.runtime
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:8000
 
 # The whole suite on PostgreSQL (S3 mocked by moto), then the concurrency tests again on SQLite.
+# tools/test-setup installs the system tools and npm packages the tests need when missing.
 test: export SECRET_KEY ?= test-only-secret-key-not-for-production-use-0123456789
 test: export DEBUG = false
 test: $(VENV)/.test
+	tools/test-setup
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(VENV)/bin/pytest
 	DATABASE_URL=sqlite:///$(CURDIR)/data/test-run.sqlite3 $(VENV)/bin/pytest -m sqlite_too
+	$(VENV)/bin/hadolint Dockerfile && echo "Dockerfile: no findings"
 
 # Every benchmark under bench/, one table at the end, also written to bench/RESULTS.md.
 bench: $(VENV)/.test
