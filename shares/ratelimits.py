@@ -91,7 +91,10 @@ def client_ip(request: HttpRequest) -> str:
 
 def _counted_as(request: HttpRequest) -> str:
     """What a client's requests are counted under: its address, or its IPv6 /64."""
-    address = ipaddress.ip_address(client_ip(request))
+    return _counted_as_address(ipaddress.ip_address(client_ip(request)))
+
+
+def _counted_as_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, _IPV6_PREFIX), strict=False))
     return str(address)
@@ -141,6 +144,27 @@ def _count(request: HttpRequest, limit: str, *, delta: int) -> Usage | None:
         log.error("rate limit %r not checked, the counters failed: %s", limit, exc.__class__.__name__)
         return None
     return Usage(key=key, count=count, limit=allowed, retry_after=retry_after, ttl=period + 60)
+
+
+def limits_reset(*, address: str | None = None, limit: str | None = None) -> int:
+    """Forget the counts of one client address (every address when None) for one limit
+    (every limit when None), so that it may try again at once; how many counters went.
+
+    For someone trying Seen locally who locked themselves out (manage.py
+    ratelimits_reset). An IPv6 address resets its whole /64, which is what is counted.
+    Raises ValueError for an address or a limit that does not exist.
+    """
+    if limit is not None and limit not in settings.SEEN_RATE_LIMITS:
+        names = ", ".join(settings.SEEN_RATE_LIMITS)
+        raise ValueError(f"unknown limit {limit!r}: one of {names}")
+    end = ""
+    if address is not None:
+        parsed = _address(address)
+        if parsed is None:
+            raise ValueError(f"{address!r} is not an IP address")
+        end = f":{_counted_as_address(parsed)}"
+    # Keys are rl:<limit>:<window>:<address> (_window).
+    return counters.delete_matching(start=f"rl:{limit}:" if limit else "rl:", end=end)
 
 
 # What a 429 says triggered it, in plain words: someone refused needs to know which of
