@@ -65,6 +65,33 @@ def get(key: str) -> int:
     return value or 0
 
 
+def _glob_escaped(text: str) -> str:
+    """text as a Redis MATCH pattern that matches only itself."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+def delete_matching(*, start: str, end: str = "") -> int:
+    """Delete every counter whose key starts with `start` and ends with `end`; how many
+    went. Meant for an operator (manage.py ratelimits_reset), not for requests: in Redis
+    it walks the keys under SEEN_RATE_LIMIT_PREFIX with SCAN, which never blocks Redis
+    but costs a round trip per thousand keys."""
+    if settings.REDIS_URL:
+        client = _redis(settings.REDIS_URL)
+        pattern = _glob_escaped(_key(start)) + "*" + _glob_escaped(end)
+        deleted = 0
+        batch: list[bytes] = []
+        for name in client.scan_iter(match=pattern, count=1000):
+            batch.append(name)
+            if len(batch) == 500:
+                deleted += client.delete(*batch)
+                batch = []
+        if batch:
+            deleted += client.delete(*batch)
+        return deleted
+    deleted, _ = RateCounter.objects.filter(name__startswith=start, name__endswith=end).delete()
+    return deleted
+
+
 def expired_delete() -> int:
     """Delete the database's expired counters; how many went."""
     deleted, _ = RateCounter.objects.filter(expires_at__lte=timezone.now()).delete()

@@ -8,7 +8,9 @@ shares/tests/test_schemathesis.py fuzzes the app against it.
 
 from django.conf import settings
 
+from .images import WORD_ORDER
 from .models import EndReason, ReportReason
+from .ratelimits import LIMIT_REASONS
 from .services import VIEW_CHOICES
 
 JSON = "application/json"
@@ -32,6 +34,11 @@ def _error(*extra: str, required: tuple[str, ...] = ()) -> dict:
             "description": "Wrong PINs left before the photo is deleted.",
         },
         "reason": {"type": "string"},
+        "limit": {
+            "enum": list(LIMIT_REASONS),
+            "description": "Which limit was reached (SEEN_RATE_LIMIT_<LIMIT>); pin_failures "
+            "refuses every view from the address, on any share, until retry_after.",
+        },
     }
     return {
         "type": "object",
@@ -49,15 +56,22 @@ def _schemas() -> dict:
     gone["properties"]["reason"] = {"enum": list(EndReason.values)}
     suspended = _error("reason", required=("reason",))
     suspended["properties"]["reason"] = {"const": "suspended"}
+    pin_required = _error("reason", required=("reason",))
+    pin_required["properties"]["reason"] = {
+        "const": "pin_required",
+        "description": "No PIN, or an empty one, was sent to a share that has one. Nothing "
+        "was checked or counted, and no view was spent.",
+    }
     return {
         "Error": _error(),
-        "RateLimited": _error("retry_after", required=("retry_after",)),
+        "RateLimited": _error("retry_after", "limit", required=("retry_after", "limit")),
         "WrongPin": _error("attempts_left", required=("attempts_left",)),
+        "PinRequired": pin_required,
         "Gone": gone,
         "Suspended": suspended,
         "Created": {
             "type": "object",
-            "required": ["url", "manage_url", "views", "expires_at"],
+            "required": ["url", "manage_url", "views", "expires_at", "removed_metadata"],
             "properties": {
                 "url": {
                     "type": "string",
@@ -73,6 +87,13 @@ def _schemas() -> dict:
                 },
                 "views": {"enum": list(VIEW_CHOICES), "description": "0 means unlimited."},
                 "expires_at": {"type": "string", "format": "date-time"},
+                "removed_metadata": {
+                    "type": "array",
+                    "items": {"enum": list(WORD_ORDER)},
+                    "uniqueItems": True,
+                    "description": "What was found in the photo and removed, in plain words, "
+                    "in this order; empty when it carried none of it.",
+                },
             },
             "additionalProperties": False,
         },
@@ -144,8 +165,20 @@ def _page_or_json(schema: str) -> dict:
     return {HTML: {"schema": {"type": "string"}}, **_json(schema)}
 
 
-def _errors(*statuses: int, json_only: bool = False, private: bool = True) -> dict:
+def _rate_limited(limits: tuple[str, ...]) -> dict:
+    """RateLimited, with `limit` narrowed to the limits this operation counts."""
+    return {"allOf": [_ref("RateLimited"), {"properties": {"limit": {"enum": list(limits)}}}]}
+
+
+def _errors(
+    *statuses: int, json_only: bool = False, private: bool = True, limits: tuple[str, ...] = ()
+) -> dict:
+    """The usual answers for these statuses; `limits` names the rate limits behind a 429."""
+    assert (429 in statuses) == bool(limits), "a 429 names the limits that give it"
     content = _json if json_only else _page_or_json
+    too_many = {JSON: {"schema": _rate_limited(limits)}}
+    if not json_only:
+        too_many = {HTML: {"schema": {"type": "string"}}, **too_many}
     answers = {
         400: lambda: _answer("The request is not acceptable; the error says why.",
                              content("Error"), private=private),
@@ -160,8 +193,9 @@ def _errors(*statuses: int, json_only: bool = False, private: bool = True) -> di
             "body is not read.", content("Error"), private=private,
         ),
         429: lambda: _answer(
-            "Too many requests from this address.", content("RateLimited"), private=private,
-            Retry_After=_RETRY_AFTER,
+            "Too many requests from this address; limit says which limit ("
+            + ", ".join(limits) + ") and the page says it in words.", too_many,
+            private=private, Retry_After=_RETRY_AFTER,
         ),
         503: lambda: _answer(
             "The database or the photo storage is unavailable; nothing was changed.",
@@ -244,7 +278,7 @@ def document() -> dict:
                                    _json("Created")),
                     **_errors(400, json_only=True),
                     "403": _answer("Sent from another site's page.", _json("Error")),
-                    **_errors(413, 429, 503, json_only=True),
+                    **_errors(413, 429, 503, json_only=True, limits=("uploads",)),
                 },
             }
         },
@@ -279,7 +313,15 @@ def document() -> dict:
                             "schema": {"type": "string", "pattern": "^([0-9]+|unlimited)$"},
                         },
                     ),
-                    **_errors(400),
+                    "400": _answer(
+                        "A PIN that is not 4 to 8 digits (Error), or no PIN or an empty one "
+                        "for a share that has one (PinRequired). Neither is checked or "
+                        "counted as an attempt, and no view is spent.",
+                        {
+                            HTML: {"schema": {"type": "string"}},
+                            JSON: {"schema": {"oneOf": [_ref("Error"), _ref("PinRequired")]}},
+                        },
+                    ),
                     "403": _answer(
                         "A wrong PIN (attempts_left says how many remain), or the share is "
                         "under review (reason: suspended).",
@@ -288,7 +330,7 @@ def document() -> dict:
                             JSON: {"schema": {"oneOf": [_ref("WrongPin"), _ref("Suspended")]}},
                         },
                     ),
-                    **_errors(404, 410, 429, 503),
+                    **_errors(404, 410, 429, 503, limits=("views", "pin_failures")),
                 },
             },
         },
@@ -315,7 +357,7 @@ def document() -> dict:
                         "decides.",
                         {HTML: {"schema": {"type": "string"}}, **_json("ReportReceived")},
                     ),
-                    **_errors(400, 404, 429, 503),
+                    **_errors(400, 404, 429, 503, limits=("reports",)),
                 },
             },
         },
@@ -344,15 +386,21 @@ def document() -> dict:
                             },
                         },
                     },
-                    **_errors(400, 404, 429, 503),
+                    **_errors(400, 404, 429, 503, limits=("manage",)),
                 },
             },
             "delete": {
                 "operationId": "endShare",
                 "summary": "End the share now and delete its photo",
+                "description": "For scripts: every answer is JSON, whatever Accept says.",
                 "responses": {
-                    "200": _answer("Ended (or it had ended already).", _json("Ended")),
-                    **_errors(404, 429, 503),
+                    "200": _answer(
+                        "Ended now (end_reason: revoked), or it had ended already: the "
+                        "same answer again, end_reason saying why it ended first. Once purge "
+                        "has removed an ended share, 404.",
+                        _json("Ended"),
+                    ),
+                    **_errors(404, 429, 503, json_only=True, limits=("manage",)),
                 },
             },
         },

@@ -91,7 +91,10 @@ def client_ip(request: HttpRequest) -> str:
 
 def _counted_as(request: HttpRequest) -> str:
     """What a client's requests are counted under: its address, or its IPv6 /64."""
-    address = ipaddress.ip_address(client_ip(request))
+    return _counted_as_address(ipaddress.ip_address(client_ip(request)))
+
+
+def _counted_as_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, _IPV6_PREFIX), strict=False))
     return str(address)
@@ -143,7 +146,45 @@ def _count(request: HttpRequest, limit: str, *, delta: int) -> Usage | None:
     return Usage(key=key, count=count, limit=allowed, retry_after=retry_after, ttl=period + 60)
 
 
-def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
+def limits_reset(*, address: str | None = None, limit: str | None = None) -> int:
+    """Forget the counts of one client address (every address when None) for one limit
+    (every limit when None), so that it may try again at once; how many counters went.
+
+    For someone trying Seen locally who locked themselves out (manage.py
+    ratelimits_reset). An IPv6 address resets its whole /64, which is what is counted.
+    Raises ValueError for an address or a limit that does not exist.
+    """
+    if limit is not None and limit not in settings.SEEN_RATE_LIMITS:
+        names = ", ".join(settings.SEEN_RATE_LIMITS)
+        raise ValueError(f"unknown limit {limit!r}: one of {names}")
+    end = ""
+    if address is not None:
+        parsed = _address(address)
+        if parsed is None:
+            raise ValueError(f"{address!r} is not an IP address")
+        end = f":{_counted_as_address(parsed)}"
+    # Keys are rl:<limit>:<window>:<address> (_window).
+    return counters.delete_matching(start=f"rl:{limit}:" if limit else "rl:", end=end)
+
+
+# What a 429 says triggered it, in plain words: someone refused needs to know which of
+# their actions to stop (a tester locked out by wrong PINs saw every link refused).
+LIMIT_REASONS = {
+    "uploads": "Too many uploads from your address.",
+    "views": "Too many views from your address.",
+    "pin_failures": (
+        "Too many wrong PINs from your address. Until the wait is over, no photo can be "
+        "viewed from this address, on any link, with or without a PIN."
+    ),
+    "manage": "Too many deletions through manage links from your address.",
+    "reports": "Too many reports from your address.",
+    "admin_login": "Too many admin login attempts from your address.",
+}
+
+
+def too_many_requests(request: HttpRequest, retry_after: int, *, limit: str) -> HttpResponse:
+    """429 for a client over `limit` (a key of SEEN_RATE_LIMITS): what triggered it and how
+    long to wait, in the page, and as "limit" and "retry_after" in JSON."""
     from .views import error_response  # views import this module for its decorators
 
     retry_after = max(int(retry_after), 1)
@@ -152,8 +193,8 @@ def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
     else:
         minutes = -(-retry_after // 60)
         wait = f"{minutes} minutes"
-    message = f"Too many requests from your address. Please wait {wait} and try again."
-    response = error_response(request, 429, message, retry_after=retry_after)
+    message = f"{LIMIT_REASONS[limit]} Please wait {wait} and try again."
+    response = error_response(request, 429, message, retry_after=retry_after, limit=limit)
     response["Retry-After"] = str(retry_after)
     return response
 
@@ -170,7 +211,7 @@ def rate_limited(limit: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
             if request.method in methods:
                 usage = _count(request, limit, delta=1)
                 if usage is not None and usage.count > usage.limit:
-                    return too_many_requests(request, usage.retry_after)
+                    return too_many_requests(request, usage.retry_after, limit=limit)
             return view(request, *args, **kwargs)
 
         return wrapped
@@ -189,7 +230,7 @@ def pin_guessing_limited(view: Callable) -> Callable:
         if request.method == "POST":
             usage = _count(request, "pin_failures", delta=0)
             if usage is not None and usage.exhausted:
-                return too_many_requests(request, usage.retry_after)
+                return too_many_requests(request, usage.retry_after, limit="pin_failures")
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -53,6 +53,14 @@ class WrongPin(Exception):
         self.attempts_left = attempts_left
 
 
+class PinRequired(Exception):
+    """The share has a PIN and none was sent. Not a guess: nothing was checked or counted."""
+
+    def __init__(self, share: Share):
+        super().__init__("this share needs its PIN")
+        self.share = share
+
+
 class PinAttempts(Protocol):
     """The caller's count of a client's PIN attempts (across shares), kept outside the
     share: reserve() counts one attempt before the PIN is checked, or raises when the
@@ -168,9 +176,10 @@ def share_view(*, token: str, pin: str = "", pin_attempts: PinAttempts | None = 
     """Check the PIN, open the photo, then spend one view. Exactly view_limit calls ever
     succeed, and a view is spent only when its photo can be sent.
 
-    Raises ShareNotFound, ShareGone, ShareSuspended or WrongPin; after too many wrong
-    PINs the share ends and its photo is deleted. A suspended share spends neither a
-    view nor a PIN attempt. An unknown link costs no hash: the 404 already says that it
+    Raises ShareNotFound, ShareGone, ShareSuspended, PinRequired (no PIN sent to a share
+    that has one: nothing is counted) or WrongPin; after too many wrong PINs the share
+    ends and its photo is deleted. A suspended share spends neither a view nor a PIN
+    attempt. An unknown link costs no hash: the 404 already says that it
     does not exist, so there is nothing for equal timing to hide. Raises PhotoMissing
     (and ends the share) when its photo is gone from storage, and StorageUnavailable,
     with nothing spent, when the store fails.
@@ -185,6 +194,11 @@ def share_view(*, token: str, pin: str = "", pin_attempts: PinAttempts | None = 
         raise ShareNotFound
     _refuse_unviewable(share)
     if share.pin_hash:
+        if not pin:
+            # Nothing to check, so nothing to count: a missing PIN (a form sent before it
+            # was filled in, a script that forgot it) must not use up the share's attempts
+            # or the client's, which only PINs that were checked and wrong may do.
+            raise PinRequired(share)
         if pin_attempts is not None:
             pin_attempts.reserve()
         if not keyed.pin_matches(pin, share.pin_hash):

@@ -35,7 +35,9 @@ class UploadRejected(Exception):
 
 
 def wants_json(request: HttpRequest) -> bool:
-    if request.path.startswith("/api/"):
+    # No browser form sends DELETE (DELETE /m/<token> is for scripts), so its errors are
+    # JSON like its answer, whatever Accept says (curl sends */*).
+    if request.path.startswith("/api/") or request.method == "DELETE":
         return True
     accept = request.headers.get("Accept", "")
     return "application/json" in accept and "text/html" not in accept
@@ -60,6 +62,9 @@ def share_links(request: HttpRequest, created: services.CreatedShare) -> dict:
         "manage_url": absolute_url(request, f"/m/{created.manage_token}"),
         "views": created.share.view_limit or 0,
         "expires_at": created.share.expires_at.isoformat().replace("+00:00", "Z"),
+        # What was found and taken out, in plain words and in the order the page shows
+        # them (images.WORD_ORDER); empty when the photo carried none of it.
+        "removed_metadata": list(created.removed_metadata),
     }
 
 
@@ -103,11 +108,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     except UploadRejected as exc:
         context = {"form": exc.form or ShareForm(), "error": exc.message}
         return render(request, "shares/upload.html", context, status=exc.status)
-    context = {
-        **share_links(request, created),
-        "share": created.share,
-        "removed_metadata": created.removed_metadata,
-    }
+    context = {**share_links(request, created), "share": created.share}
     return render(request, "shares/created.html", context, status=201)
 
 
@@ -188,13 +189,15 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
     try:
         viewed = services.share_view(token=token, pin=pin, pin_attempts=PinAttempts(request))
     except PinGuessing as exc:
-        return too_many_requests(request, exc.retry_after)
+        return too_many_requests(request, exc.retry_after, limit="pin_failures")
     except services.ShareNotFound:
         return _not_found(request)
     except services.ShareGone as exc:
         return _gone(request, exc.share)
     except services.ShareSuspended:
         return render_suspended(request)
+    except services.PinRequired as exc:
+        return _pin_required(request, exc.share)
     except services.WrongPin as exc:
         return _wrong_pin(request, token, exc.attempts_left)
     except services.PhotoMissing:
@@ -220,6 +223,23 @@ def storage_unavailable(request: HttpRequest) -> HttpResponse:
     )
     response["Retry-After"] = "30"
     return response
+
+
+PIN_REQUIRED_MESSAGE = (
+    "This photo needs its PIN: enter the PIN the sender gave you. Nothing was used or counted."
+)
+
+
+def _pin_required(request: HttpRequest, share: Share) -> HttpResponse:
+    """No PIN (or an empty one) sent to a share that has one. 400, like a PIN of the wrong
+    shape, and not 403: on this address 403 means a PIN was checked and was wrong, which
+    counts, or that the share is under review; 400 means nothing was checked, counted or
+    spent, so a script can tell the two apart by the status alone. (401 would promise an
+    HTTP authentication scheme in WWW-Authenticate; the PIN is a form field.)"""
+    if wants_json(request):
+        return JsonResponse({"error": PIN_REQUIRED_MESSAGE, "reason": "pin_required"}, status=400)
+    context = {"share": share, "error": PIN_REQUIRED_MESSAGE}
+    return render(request, "shares/open.html", context, status=400)
 
 
 def _wrong_pin(request: HttpRequest, token: str, attempts_left: int) -> HttpResponse:
@@ -285,7 +305,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         share = services.share_revoke(manage_token=token)
     except services.ShareNotFound:
         return _manage_not_found(request)
-    if request.method == "DELETE" or wants_json(request):
+    if wants_json(request):
         return JsonResponse({"status": share.status, "end_reason": share.end_reason})
     return redirect(request.path)
 

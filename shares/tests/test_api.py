@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from shares.models import Share
 
+from . import photos
 from .conftest import jpeg_bytes, png_bytes, stored_keys
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ def test_it_creates_a_share_and_answers_201_with_the_contract(client):
     response = upload(client, photo=jpeg_file(), views="3")
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"url", "manage_url", "views", "expires_at"}
+    assert set(body) == {"url", "manage_url", "views", "expires_at", "removed_metadata"}
     assert body["url"].startswith("http://testserver/s/")
     assert body["manage_url"].startswith("http://testserver/m/")
     assert body["views"] == 3
@@ -34,6 +35,19 @@ def test_it_creates_a_share_and_answers_201_with_the_contract(client):
     assert response["Cache-Control"].startswith("max-age=0") and "no-store" in response["Cache-Control"]
     share = Share.objects.get()
     assert (share.view_limit, share.content_type) == (3, "image/jpeg")
+
+
+def test_the_answer_says_what_was_removed_from_the_photo_as_the_page_does(client):
+    from_a_phone = upload(client, photo=jpeg_file(data=photos.phone_jpeg())).json()
+    # The words the result page shows, in its order.
+    assert from_a_phone["removed_metadata"] == [
+        "location", "camera model", "camera serial number", "date taken", "thumbnail",
+        "comments", "other metadata",
+    ]
+    page = upload(client, path="/", photo=jpeg_file(data=photos.phone_jpeg())).content.decode()
+    assert "Removed from the photo: " + ", ".join(from_a_phone["removed_metadata"]) in page
+    plain = upload(client, photo=jpeg_file()).json()
+    assert plain["removed_metadata"] == []
 
 
 def test_defaults_are_one_view_and_24_hours(client):

@@ -60,6 +60,7 @@ class App:
         self.monkeypatch = monkeypatch
         self.media = media
         self.accept = {"Accept": media} if media else {"Accept": HTML}
+        self.default_limits = dict(settings.SEEN_RATE_LIMITS)
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {**self.accept, **kwargs.pop("headers", {})}
@@ -90,8 +91,8 @@ class App:
         return created
 
     def limited(self, limit: str, method: str, path: str, **kwargs) -> requests.Response:
-        """The second request of a client allowed one."""
-        self.settings.SEEN_RATE_LIMITS = {**settings.SEEN_RATE_LIMITS, limit: "1/h"}
+        """The second request of a client allowed one (the other limits as they were)."""
+        self.settings.SEEN_RATE_LIMITS = {**self.default_limits, limit: "1/h"}
         self.call(method, path, **kwargs)
         return self.call(method, path, **kwargs)
 
@@ -170,18 +171,23 @@ PRODUCERS = {
             data={"pin": "1234"},
         ),
     ],
-    ("/s/{token}", "post", "400"): lambda app: app.call(
-        "POST", f"/s/{app.share().token}", data={"pin": "12ab"}
-    ),
+    ("/s/{token}", "post", "400"): lambda app: [
+        app.call("POST", f"/s/{app.share().token}", data={"pin": "12ab"}),
+        # No PIN, and an empty one, for a share that has one: PinRequired.
+        app.call("POST", f"/s/{(created := app.share(pin='1234')).token}"),
+        app.call("POST", f"/s/{created.token}", data={"pin": ""}),
+    ],
     ("/s/{token}", "post", "403"): lambda app: [
         app.call("POST", f"/s/{app.share(pin='1234').token}", data={"pin": "9999"}),
         app.call("POST", f"/s/{app.suspended().token}"),
     ],
     ("/s/{token}", "post", "404"): lambda app: app.call("POST", f"/s/{UNKNOWN}"),
     ("/s/{token}", "post", "410"): lambda app: app.call("POST", f"/s/{app.ended().token}"),
-    ("/s/{token}", "post", "429"): lambda app: app.limited(
-        "views", "POST", f"/s/{app.share(views=0).token}"
-    ),
+    ("/s/{token}", "post", "429"): lambda app: [
+        app.limited("views", "POST", f"/s/{app.share(views=0).token}"),
+        app.limited("pin_failures", "POST", f"/s/{app.share(pin='1234').token}",
+                    data={"pin": "9999"}),
+    ],
     ("/s/{token}", "post", "503"): lambda app: app.down("POST", f"/s/{app.share().token}"),
     ("/s/{token}/report", "get", "200"): lambda app: app.call(
         "GET", f"/s/{app.share().token}/report"

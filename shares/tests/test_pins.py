@@ -92,6 +92,34 @@ def test_a_share_without_a_pin_never_touches_the_pin_counter(client, make_share,
     assert client.post(f"/s/{created.token}").status_code == 200
 
 
+@pytest.mark.parametrize("form", [{}, {"pin": ""}, {"pin": "   "}], ids=["none", "empty", "spaces"])
+def test_a_missing_pin_is_asked_for_and_not_counted_anywhere(client, make_share, settings, form):
+    """A view sent without its PIN is not a guess: 400 "this photo needs its PIN", and
+    neither the share's five attempts nor the client's limit move."""
+    settings.SEEN_RATE_LIMITS = {**settings.SEEN_RATE_LIMITS, "pin_failures": "1/h"}
+    created = make_share(views=1, pin="4821")
+    for _ in range(settings.SEEN_MAX_PIN_FAILURES + 2):
+        scripted = client.post(
+            f"/s/{created.token}", form, headers={"Accept": "application/json"}
+        )
+        assert scripted.status_code == 400
+        assert scripted.json() == {
+            "error": "This photo needs its PIN: enter the PIN the sender gave you. "
+            "Nothing was used or counted.",
+            "reason": "pin_required",
+        }
+    # A browser without the script gets the open page again, with the PIN field.
+    page = client.post(f"/s/{created.token}", form)
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert "This photo needs its PIN" in html and 'name="pin"' in html
+    share = Share.objects.get()
+    assert (share.pin_failures, share.views_used) == (0, 0)
+    # The client's one allowed wrong PIN is still there, and so is the share.
+    assert client.post(f"/s/{created.token}", {"pin": "0000"}).status_code == 403
+    assert client.post(f"/s/{created.token}", {"pin": "4821"}).status_code == 429
+
+
 def test_a_right_pin_gives_its_attempt_back(client, make_share, settings):
     settings.SEEN_RATE_LIMITS = {**settings.SEEN_RATE_LIMITS, "pin_failures": "1/h"}
     for _ in range(3):

@@ -1,6 +1,7 @@
 """Rate limits per client address, counted in Redis (or the database) so that every
 process sees the same counts; 429 with Retry-After when a client is over."""
 
+import io
 import ipaddress
 import threading
 
@@ -9,11 +10,11 @@ import redis
 import time_machine
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 
 from shares.models import Share
-from shares.ratelimits import client_ip
+from shares.ratelimits import LIMIT_REASONS, client_ip
 
 from .conftest import TEST_REDIS_URL, jpeg_bytes, stored_keys
 
@@ -41,7 +42,8 @@ def test_api_uploads_over_the_limit_get_429_json_with_retry_after(client, limits
     response = client.post("/api/shares", {"photo": photo()})
     assert response.status_code == 429
     assert response["Content-Type"] == "application/json"
-    assert "Too many requests" in response.json()["error"]
+    assert response.json()["error"].startswith("Too many uploads from your address.")
+    assert response.json()["limit"] == "uploads"
     retry_after = int(response["Retry-After"])
     assert 1 <= retry_after <= 3600
     assert response.json()["retry_after"] == retry_after
@@ -58,7 +60,7 @@ def test_the_upload_form_and_the_api_share_one_count_and_browsers_get_a_page(cli
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
     assert "<title>Too many requests" in html and "Slow down a little" in html
-    assert "Too many requests from your address" in html
+    assert "Too many uploads from your address. Please wait" in html
     assert int(response["Retry-After"]) >= 1
     assert Share.objects.count() == 2
 
@@ -305,7 +307,11 @@ def test_counting_proxies_is_warned_about_because_any_peer_could_forge(settings)
 
 
 def redis_commands_during(action) -> list[str]:
-    """The commands Redis receives (MONITOR) while `action` runs, in order."""
+    """The commands Redis receives (MONITOR) for this test's counters while `action` runs,
+    in order. Other test runs may share the server: their keys have other prefixes."""
+    from django.conf import settings
+
+    prefix = settings.SEEN_RATE_LIMIT_PREFIX + ":"
     monitor_client = redis.Redis.from_url(TEST_REDIS_URL)
     seen: list[str] = []
     ready, done = threading.Event(), threading.Event()
@@ -320,7 +326,8 @@ def redis_commands_during(action) -> list[str]:
                 if "seen-done-marker" in command:
                     done.set()
                     return
-                seen.append(command)
+                if prefix in command:
+                    seen.append(command)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
@@ -418,3 +425,159 @@ def test_database_counters_count_exactly_under_concurrency(database_counters):
     for worker in workers:
         worker.join()
     assert counters.get("views:1") == threads * per_thread
+
+
+# --- what a 429 says, and starting again ------------------------------------------------------
+
+
+def counted_request(client, limit: str, make_share):
+    """A request that counts against `limit` (asking for JSON), as a function that sends
+    it again each time it is called."""
+    accept = {"HTTP_ACCEPT": "application/json"}
+    if limit == "uploads":
+        return lambda: client.post("/api/shares", {"photo": photo()})
+    if limit == "views":
+        token = make_share(views=0).token
+        return lambda: client.post(f"/s/{token}", **accept)
+    if limit == "pin_failures":
+        token = make_share(views=3, pin="4821").token
+        return lambda: client.post(f"/s/{token}", {"pin": "0000"}, **accept)
+    if limit == "manage":
+        return lambda: client.delete(f"/m/{make_share().manage_token}")
+    if limit == "reports":
+        token = make_share(views=3).token
+        return lambda: client.post(f"/s/{token}/report", {"reason": "other"}, **accept)
+    assert limit == "admin_login"
+    return lambda: client.post("/admin/login/", {"username": "x", "password": "y"}, **accept)
+
+
+@pytest.mark.parametrize("limit", list(LIMIT_REASONS))
+def test_a_429_says_which_limit_was_reached(client, limits, make_share, limit):
+    limits(**{limit: "1/h"})
+    send = counted_request(client, limit, make_share)
+    send()
+    limited = send()
+    assert limited.status_code == 429
+    body = limited.json()
+    assert body["limit"] == limit
+    assert body["error"].startswith(LIMIT_REASONS[limit] + " Please wait ")
+    assert body["retry_after"] == int(limited["Retry-After"])
+
+
+def test_every_limit_has_words_for_its_429():
+    from django.conf import settings
+
+    assert set(LIMIT_REASONS) == set(settings.SEEN_RATE_LIMITS)
+
+
+def test_after_wrong_pins_the_page_says_every_link_from_the_address_is_refused(
+    client, limits, make_share
+):
+    limits(pin_failures="1/h")
+    guarded = make_share(views=3, pin="4821")
+    assert client.post(f"/s/{guarded.token}", {"pin": "0000"}).status_code == 403
+    # A share without a PIN is refused too: that is the protection, and the page says so.
+    refused = client.post(f"/s/{make_share(views=3).token}")
+    assert refused.status_code == 429
+    html = refused.content.decode()
+    assert "Too many wrong PINs from your address" in html
+    assert "on any link, with or without a PIN" in html
+
+
+def test_a_pin_refused_after_counting_names_the_pin_limit_too(
+    client, limits, make_share, monkeypatch
+):
+    """Two wrong PINs in flight at once: the second is refused when it reserves its
+    attempt (PinGuessing), past the decorator that only reads the count."""
+    from shares import counters
+
+    limits(pin_failures="1/h")
+    created = make_share(views=3, pin="4821")
+    assert client.post(f"/s/{created.token}", {"pin": "0000"}).status_code == 403
+    monkeypatch.setattr(counters, "get", lambda key: 0)  # the read saw the count before
+    limited = client.post(f"/s/{created.token}", {"pin": "0000"}, HTTP_ACCEPT="application/json")
+    assert limited.status_code == 429
+    assert limited.json()["limit"] == "pin_failures"
+    assert Share.objects.get(pk=created.share.pk).pin_failures == 1
+
+
+@pytest.fixture(params=["redis", "database"])
+def counted_in(request, settings):
+    """Run a test with the counters in Redis, then in the database table."""
+    if request.param == "database":
+        settings.REDIS_URL = ""
+    return request.param
+
+
+@pytest.mark.sqlite_too  # what `make run` counts in
+def test_ratelimits_reset_lets_one_locked_out_address_in_again(
+    client, limits, make_share, counted_in
+):
+    limits(pin_failures="1/h")
+    guarded = make_share(views=3, pin="4821")
+    open_share = make_share(views=0)
+    for address in ("198.51.100.7", "198.51.100.8"):
+        client.post(f"/s/{guarded.token}", {"pin": "0000"}, REMOTE_ADDR=address)
+        assert client.post(f"/s/{open_share.token}", REMOTE_ADDR=address).status_code == 429
+
+    out = io.StringIO()
+    call_command("ratelimits_reset", "--address", "198.51.100.7", stdout=out)
+    where = "Redis" if counted_in == "redis" else "the database"
+    # Its wrong PIN and its views: two counters.
+    assert out.getvalue() == (
+        f"Deleted 2 rate-limit counters in {where} (every limit, address 198.51.100.7).\n"
+    )
+    assert client.post(f"/s/{open_share.token}", REMOTE_ADDR="198.51.100.7").status_code == 200
+    assert client.post(f"/s/{open_share.token}", REMOTE_ADDR="198.51.100.8").status_code == 429
+
+    # The share's own count is not a rate limit: its four attempts left stay four.
+    assert Share.objects.get(pk=guarded.share.pk).pin_failures == 2
+
+    call_command("ratelimits_reset", stdout=out)
+    assert client.post(f"/s/{open_share.token}", REMOTE_ADDR="198.51.100.8").status_code == 200
+
+
+def test_ratelimits_reset_can_forget_one_limit_only(client, limits, make_share, counted_in):
+    limits(uploads="1/h", pin_failures="1/h")
+    assert client.post("/api/shares", {"photo": photo()}).status_code == 201
+    guarded = make_share(views=3, pin="4821")
+    client.post(f"/s/{guarded.token}", {"pin": "0000"})
+    call_command("ratelimits_reset", "--limit", "pin_failures", stdout=io.StringIO())
+    assert client.post(f"/s/{guarded.token}", {"pin": "4821"}).status_code == 200
+    assert client.post("/api/shares", {"photo": photo()}).status_code == 429
+
+
+def test_ratelimits_reset_of_an_ipv6_address_resets_its_64(client, limits, counted_in):
+    limits(uploads="1/h")
+
+    def upload_from(address: str) -> int:
+        return client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR=address).status_code
+
+    upload_from("2001:db8:1:2::10")
+    assert upload_from("2001:db8:1:2::11") == 429
+    call_command("ratelimits_reset", "--address", "2001:db8:1:2::99", stdout=io.StringIO())
+    assert upload_from("2001:db8:1:2::12") == 201
+
+
+def test_ratelimits_reset_leaves_other_prefixes_alone_and_refuses_garbage(
+    client, limits, settings
+):
+    """Redis may hold another Seen's counters (another SEEN_RATE_LIMIT_PREFIX), and a
+    prefix may contain glob characters: only this prefix's keys go."""
+    other = redis.Redis.from_url(TEST_REDIS_URL)
+    settings.SEEN_RATE_LIMIT_PREFIX += "[*]"
+    try:
+        limits(uploads="1/h")
+        client.post("/api/shares", {"photo": photo()})
+        neighbour = settings.SEEN_RATE_LIMIT_PREFIX.replace("[*]", "x") + ":rl:uploads:1:127.0.0.1"
+        other.set(neighbour, 5)
+        out = io.StringIO()
+        call_command("ratelimits_reset", stdout=out)
+        assert out.getvalue().startswith("Deleted 1 rate-limit counter in Redis")
+        assert other.get(neighbour) == b"5"
+    finally:
+        leftovers = other.keys(settings.SEEN_RATE_LIMIT_PREFIX.replace("[*]", "*") + ":*")
+        if leftovers:
+            other.delete(*leftovers)
+    with pytest.raises(CommandError, match="not an IP address"):
+        call_command("ratelimits_reset", "--address", "localhost")

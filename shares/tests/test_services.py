@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -74,6 +75,28 @@ def test_a_wrong_pin_is_refused_and_counted(make_share):
     assert caught.value.attempts_left == 4
     share = Share.objects.get()
     assert (share.pin_failures, share.views_used) == (1, 0)
+    assert services.share_view(token=created.token, pin="1234").views_remaining == 0
+
+
+class NoAttemptCounted:
+    """A client's PIN counter that fails the test if anything is counted."""
+
+    def reserve(self) -> None:
+        raise AssertionError("a PIN attempt was counted")
+
+    release = reserve
+
+
+@pytest.mark.parametrize("pin", ["", None], ids=["empty", "not sent"])
+def test_a_missing_pin_is_asked_for_and_counted_nowhere(make_share, pin):
+    created = make_share(views=1, pin="1234")
+    arguments = {} if pin is None else {"pin": pin}
+    for _ in range(settings.SEEN_MAX_PIN_FAILURES + 1):
+        with pytest.raises(services.PinRequired) as caught:
+            services.share_view(token=created.token, pin_attempts=NoAttemptCounted(), **arguments)
+        assert caught.value.share.pk == created.share.pk
+    share = Share.objects.get()
+    assert (share.pin_failures, share.views_used, share.ended_at) == (0, 0, None)
     assert services.share_view(token=created.token, pin="1234").views_remaining == 0
 
 

@@ -1,7 +1,9 @@
+import io
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 
 from shares.models import Share
@@ -138,6 +140,26 @@ def test_delete_on_the_manage_url(client, make_share):
     assert response.status_code == 200
     assert response.json() == {"status": "ended", "end_reason": "revoked"}
     assert stored_keys() == []
+
+
+def test_a_repeated_delete_answers_the_same_until_purge_removes_the_share(client, make_share):
+    created = make_share(views=3)
+    first = client.delete(f"/m/{created.manage_token}")
+    again = client.delete(f"/m/{created.manage_token}")
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json() == {"status": "ended", "end_reason": "revoked"}
+
+    # A share that ended otherwise says why it ended first; deleting it changes nothing.
+    viewed = make_share(views=1)
+    read(client.post(f"/s/{viewed.token}"))
+    late = client.delete(f"/m/{viewed.manage_token}")
+    assert late.status_code == 200
+    assert late.json() == {"status": "ended", "end_reason": "viewed"}
+
+    call_command("purge", stdout=io.StringIO())
+    gone = client.delete(f"/m/{created.manage_token}")
+    assert gone.status_code == 404
+    assert "no share at this manage link" in gone.json()["error"]
 
 
 def test_the_photo_folder_has_no_url(client, make_share, local_storage):
