@@ -11,7 +11,7 @@ from django.test import Client
 from seen.sessions import SessionStore, key_digest
 from shares.models import EndReason, Share
 
-from .conftest import stored_keys
+from .helpers import stored_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -29,7 +29,7 @@ from shares.models import (
     Share,
 )
 
-from .conftest import jpeg_bytes, stored_keys
+from .helpers import jpeg_bytes, stored_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

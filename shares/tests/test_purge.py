@@ -23,7 +23,7 @@ from django.utils import timezone
 from shares import photostore, services
 from shares.models import EndReason, Share
 
-from .conftest import database_url, expired_rows, put_object, stored_keys, wait_for
+from .helpers import database_url, expired_rows, put_object, stored_keys, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -30,7 +30,7 @@ from moto.server import ThreadedMotoServer
 from shares import photostore
 from shares.models import Share
 
-from .conftest import expired_rows, jpeg_bytes, s3_storage_settings, wait_for
+from .helpers import expired_rows, jpeg_bytes, s3_storage_settings, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -176,7 +176,7 @@ def wire(request) -> S3Server:
 
 @pytest.fixture
 def s3(settings, wire):
-    """Replaces conftest's in-process moto: photos go to a fresh bucket over HTTP."""
+    """Replaces the default in-process moto: photos go to a fresh bucket over HTTP."""
     bucket = f"seen-wire-{secrets.token_hex(6)}"
     client = wire.client()
     client.create_bucket(Bucket=bucket)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from shares import services
 from shares.models import EndReason, Share, ShareView, token_hash
 
-from .conftest import jpeg_bytes, stored_keys
+from .helpers import jpeg_bytes, stored_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from shares.models import EndReason, Share
 
-from .conftest import database_url, jpeg_bytes, s3_storage_settings, stored_keys, wait_for
+from .helpers import database_url, jpeg_bytes, s3_storage_settings, stored_keys, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from shares import photostore, services
 from shares.models import Share
 
-from .conftest import TEST_BUCKET
+from .helpers import TEST_BUCKET
 
 # The last view deletes its photo when the response closes, which closes the connection too.
 pytestmark = pytest.mark.django_db(transaction=True)

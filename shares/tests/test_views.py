@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from shares.models import Share
 
-from .conftest import stored_keys
+from .helpers import stored_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
