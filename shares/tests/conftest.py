@@ -124,6 +124,29 @@ def make_share(db):
     return make
 
 
+@pytest.fixture
+def moderator(django_user_model):
+    """A staff user whose only rights come from the `moderator` group."""
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django.contrib.auth.models import Group
+
+    # Transactional tests flush the tables between tests, the migration's group with them:
+    # recreate it with the migration's own code (it changes nothing when the group is there).
+    migration = importlib.import_module("shares.migrations.0002_moderation")
+    migration.create_moderator_group(django_apps, None)
+    user = django_user_model.objects.create_user("mod", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="moderator"))
+    return user
+
+
+@pytest.fixture
+def moderator_client(client, moderator):
+    client.force_login(moderator)
+    return client
+
+
 @pytest.fixture(autouse=True)
 def fast_pin_hashes(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
