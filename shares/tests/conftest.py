@@ -182,6 +182,8 @@ def collected_static():
     root = Path(__file__).resolve().parents[2]
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "--clear", "-v", "0"],
-        cwd=root, check=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "seen.settings"},
+        cwd=root,
+        check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "seen.settings"},
     )
     return root / "staticfiles"

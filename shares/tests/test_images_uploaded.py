@@ -47,7 +47,11 @@ def stored_through_the_api(client, data: bytes) -> tuple[bytes, list[str]]:
 def test_the_result_page_lists_what_was_removed(client):
     photo = SimpleUploadedFile("IMG_0001.jpg", photos.phone_jpeg(), content_type="image/jpeg")
     html = client.post("/", {"photo": photo}).content.decode()
-    assert "Removed from the photo: location, camera model, camera serial number, date taken, thumbnail" in html
+    assert (
+        "Removed from the photo: location, camera model, camera serial number, date taken, "
+        "thumbnail"
+        in html
+    )
 
     plain = SimpleUploadedFile("plain.jpg", photos.jpeg_photo(), content_type="image/jpeg")
     html = client.post("/", {"photo": plain}).content.decode()
@@ -97,14 +101,20 @@ def _corrupt_heic() -> bytes:
 
 HOSTILE = {
     "bomb 30000x30000 png": (lambda: photos.png_declaring(30000, 30000), "too large"),
-    "60 megapixel png": (lambda: photos.png_declaring(10000, 6000), "(10000x6000 pixels): the limit is 50 megapixels"),
+    "60 megapixel png": (
+        lambda: photos.png_declaring(10000, 6000),
+        "(10000x6000 pixels): the limit is 50 megapixels",
+    ),
     "svg named .jpg": (lambda: photos.SVG, "not a photo"),
     "pdf named .jpg": (lambda: photos.PDF, "not a photo"),
     "html named .jpg": (lambda: photos.HTML, "not a photo"),
     "script named .jpg": (lambda: photos.SCRIPT, "not a photo"),
     "zero bytes": (lambda: b"", "empty"),
     "truncated jpeg": (lambda: _truncated(photos.jpeg_photo((200, 150))), "damaged"),
-    "truncated progressive jpeg": (lambda: _truncated(photos.jpeg_photo((200, 150), progressive=True)), "damaged"),
+    "truncated progressive jpeg": (
+        lambda: _truncated(photos.jpeg_photo((200, 150), progressive=True)),
+        "damaged",
+    ),
     "truncated png": (lambda: _truncated(photos.png_photo((200, 150))), "damaged"),
     "truncated gif": (lambda: _truncated(photos.animated_gif()), "damaged"),
     "truncated webp": (lambda: _truncated(photos.still_webp((200, 150))), "damaged"),
@@ -116,7 +126,10 @@ HOSTILE = {
     "corrupt gif data": (_corrupt_gif, "damaged"),
     "corrupt webp frame": (_corrupt_webp, "damaged"),
     "corrupt heic boxes": (_corrupt_heic, "damaged"),
-    "just a jpeg header": (lambda: b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9", "damaged"),
+    "just a jpeg header": (
+        lambda: b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9",
+        "damaged",
+    ),
 }
 
 
@@ -142,7 +155,9 @@ def test_a_jpeg_html_polyglot_is_stored_without_the_html(client, any_storage):
     share = Share.objects.get()
     with default_storage.open(share.photo_key, "rb") as stored:
         data = stored.read()
-    assert data == upload[: upload.rindex(b"\xff\xd9") + 2]  # the picture, byte for byte, and no more
+    assert (
+        data == upload[: upload.rindex(b"\xff\xd9") + 2]
+    )  # the picture, byte for byte, and no more
     assert b"<script" not in data and share.content_type == "image/jpeg"
 
 
@@ -157,10 +172,17 @@ def test_the_pixel_limit_comes_from_settings(client, settings):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("fmt, content_type", [
-    ("JPEG", "image/jpeg"), ("PNG", "image/png"), ("GIF", "image/gif"), ("WEBP", "image/webp"),
-    ("HEIF", "image/jpeg"), ("AVIF", "image/jpeg"),
-])
+@pytest.mark.parametrize(
+    "fmt, content_type",
+    [
+        ("JPEG", "image/jpeg"),
+        ("PNG", "image/png"),
+        ("GIF", "image/gif"),
+        ("WEBP", "image/webp"),
+        ("HEIF", "image/jpeg"),
+        ("AVIF", "image/jpeg"),
+    ],
+)
 def test_a_one_pixel_image_is_fine(client, fmt, content_type):
     photo = SimpleUploadedFile("dot.jpg", photos.one_pixel(fmt), content_type="image/jpeg")
     response = client.post("/api/shares", {"photo": photo})
@@ -235,9 +257,15 @@ def test_a_padded_phys_chunk_is_rebuilt_and_the_sender_is_told(client):
 
 STORED_CASES = {
     "phone jpeg": (lambda: photos.phone_jpeg(), "image/jpeg"),
-    "png": (lambda: photos.png_photo(exif=photos.camera_exif(), icc=photos.icc_profile()), "image/png"),
+    "png": (
+        lambda: photos.png_photo(exif=photos.camera_exif(), icc=photos.icc_profile()),
+        "image/png",
+    ),
     "animated gif": (lambda: photos.animated_gif(), "image/gif"),
-    "still webp": (lambda: photos.still_webp(exif=photos.camera_exif(), icc=photos.icc_profile()), "image/webp"),
+    "still webp": (
+        lambda: photos.still_webp(exif=photos.camera_exif(), icc=photos.icc_profile()),
+        "image/webp",
+    ),
     "animated webp": (lambda: photos.animated_webp(exif=photos.camera_exif()), "image/webp"),
     "heic": (lambda: photos.heic_photo(icc=photos.icc_profile()), "image/jpeg"),
     "avif": (lambda: photos.avif_photo(), "image/jpeg"),

@@ -510,7 +510,9 @@ def test_remove_deletes_the_photo_and_keeps_reports_and_audit_rows(
     assert gone.status_code == 410 and "removed by a moderator" in gone.content.decode()
 
 
-def test_remove_from_the_share_page(moderator_client, make_share, django_capture_on_commit_callbacks):
+def test_remove_from_the_share_page(
+    moderator_client, make_share, django_capture_on_commit_callbacks
+):
     created = make_share(views=3)
     share = created.share
     page = moderator_client.get(f"/admin/shares/share/{share.pk}/change/")
