@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from shares.models import Share
 
 from . import photos
-from .conftest import jpeg_bytes, png_bytes, stored_keys
+from .helpers import jpeg_bytes, png_bytes, stored_keys
 
 pytestmark = pytest.mark.django_db
 

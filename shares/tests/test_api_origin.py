@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from shares.api import FOREIGN_ORIGIN_MESSAGE
 from shares.models import Share
 
-from .conftest import jpeg_bytes, stored_keys
+from .helpers import jpeg_bytes, stored_keys
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 
 from shares.models import Share
 
-from .conftest import jpeg_bytes, stored_keys
+from .helpers import jpeg_bytes, stored_keys
 from .deployed import gunicorn
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ MB = 1024 * 1024
 
 @pytest.fixture(autouse=True)
 def s3(settings, tmp_path):
-    """Photos in a local folder here, instead of conftest's moto bucket: a file name
+    """Photos in a local folder here, instead of the default moto bucket: a file name
     that could escape would do it on a disk, and the table runs hundreds of requests."""
     settings.STORAGES = {
         "default": {

@@ -20,7 +20,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from shares.models import Share
 
-from .conftest import stored_keys
+from .helpers import stored_keys
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

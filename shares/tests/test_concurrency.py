@@ -11,7 +11,7 @@ import requests
 
 from shares.models import Share
 
-from .conftest import stored_keys
+from .helpers import stored_keys
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 from PIL import Image
 
-from .conftest import wait_for
+from .helpers import wait_for
 from .deployed import gunicorn, nginx, nginx_binary
 from .photos import jpeg_photo
 

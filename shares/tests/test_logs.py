@@ -12,7 +12,7 @@ from gunicorn.config import Config
 
 from seen.logredact import RedactingFilter, RedactingLogger, redact
 
-from .conftest import jpeg_bytes, wait_for
+from .helpers import jpeg_bytes, wait_for
 from .deployed import gunicorn
 
 TOKEN = "Zq3xY7wVb2Nc8Md1Lk4Jh6Gf5Ds9Pa0T"

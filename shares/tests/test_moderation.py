@@ -1,6 +1,5 @@
 """Moderation: abuse reports, suspension, the admin desk, previews and the audit log."""
 
-import importlib
 import itertools
 import os
 import subprocess
@@ -12,7 +11,6 @@ from pathlib import Path
 import pytest
 import requests
 import time_machine
-from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -29,28 +27,12 @@ from shares.models import (
     Share,
 )
 
-from .conftest import jpeg_bytes, stored_keys
+from .helpers import jpeg_bytes, stored_keys
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-moderation_migration = importlib.import_module("shares.migrations.0002_moderation")
-
-
-@pytest.fixture
-def moderator(django_user_model):
-    """A staff user whose only rights come from the `moderator` group."""
-    # Transactional tests flush the tables between tests, the migration's group with them:
-    # recreate it with the migration's own code.
-    moderation_migration.create_moderator_group(django_apps, None)
-    user = django_user_model.objects.create_user("mod", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="moderator"))
-    return user
-
-
-@pytest.fixture
-def moderator_client(client, moderator):
-    client.force_login(moderator)
-    return client
+# Not transaction=True but where the test needs real commits (a live server's thread,
+# threads racing): photo deletions that wait for a commit run inside
+# django_capture_on_commit_callbacks(execute=True), at the point they would have committed.
+pytestmark = pytest.mark.django_db
 
 
 def report(
@@ -148,6 +130,7 @@ def test_reporting_locks_the_share_row(make_share):
     assert any("FOR UPDATE" in q["sql"] for q in queries.captured_queries)
 
 
+@pytest.mark.django_db(transaction=True)  # a live server answers from its own thread
 def test_simultaneous_reports_suspend_exactly_once(live_server, make_share, settings):
     settings.SEEN_RATE_LIMITS = {**settings.SEEN_RATE_LIMITS, "reports": "100/m"}
     created = make_share(views=0)
@@ -248,6 +231,7 @@ def test_the_footer_shows_the_abuse_contact_when_set(client, settings):
 # --- a suspended share -----------------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)  # a live server answers from its own thread
 def test_a_suspended_share_spends_no_view_and_answers_the_review_page(live_server, make_share):
     created = make_share(views=0)
     report(created.token)
@@ -312,7 +296,9 @@ def test_migrate_creates_a_moderator_group_with_only_the_desks_permissions():
     }
 
 
-def test_the_share_list_puts_reported_shares_first_and_shows_no_secrets(moderator_client, make_share):
+def test_the_share_list_puts_reported_shares_first_and_shows_no_secrets(
+    moderator_client, admin_client, make_share
+):
     quiet = make_share(views=3, pin="1234")
     reported = make_share(views=3)
     newest = make_share(views=0)
@@ -325,10 +311,15 @@ def test_the_share_list_puts_reported_shares_first_and_shows_no_secrets(moderato
     assert {rows[1].pk, rows[2].pk} == {quiet.share.pk, newest.share.pk}
     assert "1 / 1" in html  # open / all reports
     assert "0 / 3" in html and "0 / ∞" in html  # views used / limit
-    for created in (quiet, reported, newest):
-        share = Share.objects.get(pk=created.share.pk)
-        for secret in (created.token, created.manage_token, share.token_hash, share.manage_token_hash, share.photo_key):
-            assert secret not in html
+    as_superuser = admin_client.get("/admin/shares/share/")
+    assert as_superuser.status_code == 200
+    assert "0 / 3" in as_superuser.content.decode()
+    for page in (html, as_superuser.content.decode()):
+        for created in (quiet, reported, newest):
+            share = Share.objects.get(pk=created.share.pk)
+            for secret in (created.token, created.manage_token, share.token_hash,
+                           share.manage_token_hash, share.photo_key):
+                assert secret not in page
 
 
 def test_the_share_list_filters_by_status_and_reports(moderator_client, make_share):
@@ -354,7 +345,9 @@ def test_the_share_list_filters_by_status_and_reports(moderator_client, make_sha
     assert "ended: deleted by the sender" in html
 
 
-def test_the_share_page_shows_facts_and_reports_but_no_hashes(moderator_client, make_share):
+def test_the_share_page_shows_facts_and_reports_but_no_hashes_and_is_read_only(
+    moderator_client, admin_client, make_share
+):
     created = make_share(views=3, pin="1234")
     report(created.token, details="this is stolen")
     share = Share.objects.get()
@@ -366,6 +359,12 @@ def test_the_share_page_shows_facts_and_reports_but_no_hashes(moderator_client, 
     for secret in (share.token_hash, share.manage_token_hash, share.pin_hash, share.photo_key, created.token):
         assert secret not in html
     assert "token_hash" not in html and "photo_key" not in html
+
+    # Not even a superuser can edit a share or read its secrets.
+    as_superuser = admin_client.get(f"/admin/shares/share/{share.pk}/change/").content.decode()
+    for secret in (share.token_hash, share.manage_token_hash, share.pin_hash, share.photo_key):
+        assert secret not in as_superuser
+    assert 'name="views_used"' not in as_superuser and 'name="_save"' not in as_superuser
 
 
 def test_the_reports_list_and_the_audit_log_render(moderator_client, make_share):
@@ -483,14 +482,17 @@ def test_preview_of_an_ended_share_is_refused(moderator_client, moderator, make_
 # --- actions ----------------------------------------------------------------------------------
 
 
-def test_remove_deletes_the_photo_and_keeps_reports_and_audit_rows(moderator_client, moderator, make_share, any_storage):
+def test_remove_deletes_the_photo_and_keeps_reports_and_audit_rows(
+    moderator_client, moderator, make_share, any_storage, django_capture_on_commit_callbacks
+):
     created = make_share(views=0)
     report(created.token, details="first")
     share = Share.objects.get()
     moderator_client.post(preview_url(share))
-    response = moderator_client.post(
-        "/admin/shares/share/", {"action": "remove", "_selected_action": [share.pk]}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = moderator_client.post(
+            "/admin/shares/share/", {"action": "remove", "_selected_action": [share.pk]}
+        )
     assert response.status_code == 302
 
     share.refresh_from_db()
@@ -508,17 +510,35 @@ def test_remove_deletes_the_photo_and_keeps_reports_and_audit_rows(moderator_cli
     assert gone.status_code == 410 and "removed by a moderator" in gone.content.decode()
 
 
-def test_remove_from_the_share_page(moderator_client, make_share):
+def test_remove_from_the_share_page(
+    moderator_client, make_share, django_capture_on_commit_callbacks
+):
     created = make_share(views=3)
     share = created.share
     page = moderator_client.get(f"/admin/shares/share/{share.pk}/change/")
     assert 'value="remove"' in page.content.decode()
-    response = moderator_client.post(
-        f"/admin/shares/share/{share.pk}/change/",
-        {"CHANGE_FORM-action": "remove", "_selected_action": [share.pk]},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = moderator_client.post(
+            f"/admin/shares/share/{share.pk}/change/",
+            {"CHANGE_FORM-action": "remove", "_selected_action": [share.pk]},
+        )
     assert response.status_code == 302
     assert Share.objects.get().end_reason == EndReason.REMOVED
+    assert stored_keys() == []
+
+
+def test_the_remove_action_ends_every_selected_share_and_deletes_its_photo(
+    admin_client, make_share, django_capture_on_commit_callbacks
+):
+    make_share(views=3)
+    make_share(views=1)
+    ids = list(Share.objects.values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/shares/share/", {"action": "remove", "_selected_action": ids}
+        )
+    assert response.status_code == 302
+    assert set(Share.objects.values_list("end_reason", flat=True)) == {EndReason.REMOVED}
     assert stored_keys() == []
 
 
@@ -580,12 +600,15 @@ def test_a_staff_user_without_the_moderate_permission_has_no_actions(client, dja
 # --- after purge ------------------------------------------------------------------------------
 
 
-def test_purge_of_a_reported_share_keeps_its_reports_and_audit_records(moderator, make_share):
+def test_purge_of_a_reported_share_keeps_its_reports_and_audit_records(
+    moderator, make_share, django_capture_on_commit_callbacks
+):
     created = make_share(views=0)
     report(created.token, details="kept for the record")
     share_pk = created.share.pk
     services.moderation_preview(share_id=share_pk, actor=moderator).stream.close()
-    services.share_remove(share_id=share_pk, actor=moderator)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.share_remove(share_id=share_pk, actor=moderator)
 
     result = services.shares_purge()
     assert result.shares == 1
@@ -599,10 +622,13 @@ def test_purge_of_a_reported_share_keeps_its_reports_and_audit_records(moderator
     assert all(e.share_id is None and e.share_number == share_pk for e in events)
 
 
-def test_the_admin_lists_records_of_purged_shares(moderator_client, moderator, make_share):
+def test_the_admin_lists_records_of_purged_shares(
+    moderator_client, moderator, make_share, django_capture_on_commit_callbacks
+):
     created = make_share(views=0)
     report(created.token)
-    services.share_remove(share_id=created.share.pk, actor=moderator)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.share_remove(share_id=created.share.pk, actor=moderator)
     services.shares_purge()
     html = moderator_client.get("/admin/shares/report/").content.decode()
     assert f"share {created.share.pk} (purged)" in html
@@ -675,6 +701,7 @@ def in_chromium(steps) -> None:
         raise failures[0]
 
 
+@pytest.mark.django_db(transaction=True)  # a live server answers from its own thread
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
 def test_a_moderator_works_the_desk_in_a_real_browser(live_server, moderator, make_share):
     """The site's no-referrer policy makes browsers send "Origin: null" with form posts,

@@ -22,7 +22,7 @@ from referencing.jsonschema import DRAFT202012
 from shares import openapi
 from shares.models import Share
 
-from .conftest import jpeg_bytes, stored_keys
+from .helpers import jpeg_bytes, stored_keys
 from .test_storage_faults import closed_port
 
 pytestmark = pytest.mark.django_db(transaction=True)

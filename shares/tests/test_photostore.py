@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from shares import photostore
 
-from .conftest import TEST_BUCKET, put_object
+from .helpers import TEST_BUCKET, put_object
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -43,7 +43,7 @@ BOTO_FAILURES = {
 
 
 @pytest.fixture
-def failing_s3(monkeypatch):
+def failing_s3(s3, monkeypatch):
     def fail_with(error: Exception) -> None:
         def call(client, operation, params):
             raise error
@@ -130,7 +130,7 @@ def test_a_workers_threads_share_one_s3_client(s3):
 
 
 def test_a_new_storage_configuration_gets_its_own_client(s3, settings):
-    from .conftest import s3_storage_settings
+    from .helpers import s3_storage_settings
 
     before, _ = photostore.s3_bucket()
     settings.STORAGES = {**settings.STORAGES, "default": s3_storage_settings("another-bucket")}

@@ -23,9 +23,12 @@ from django.utils import timezone
 from shares import photostore, services
 from shares.models import EndReason, Share
 
-from .conftest import database_url, expired_rows, put_object, stored_keys, wait_for
+from .helpers import database_url, expired_rows, put_object, stored_keys, wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Not transaction=True but where other threads or a process must see the rows (and their
+# locks): the photo deletion a revoke leaves for its commit runs inside
+# django_capture_on_commit_callbacks(execute=True).
+pytestmark = pytest.mark.django_db
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -52,11 +55,14 @@ def s3_calls():
     events.unregister("provide-client-params.s3", record)
 
 
-def test_purge_deletes_expired_and_ended_shares_and_leaves_live_ones(make_share, any_storage):
+def test_purge_deletes_expired_and_ended_shares_and_leaves_live_ones(
+    make_share, any_storage, django_capture_on_commit_callbacks
+):
     live = make_share(views=3, expires_in=604800)
     expiring = make_share(views=3, expires_in=3600)
     revoked = make_share(views=3)
-    services.share_revoke(manage_token=revoked.manage_token)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.share_revoke(manage_token=revoked.manage_token)
 
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
         output = purge()
@@ -133,6 +139,7 @@ def test_it_claims_rows_with_skip_locked_and_marks_the_claim():
     assert share.purge_claimed_until > timezone.now() + timedelta(minutes=10)
 
 
+@pytest.mark.django_db(transaction=True)  # the lock is held from another connection
 @pytest.mark.skipif(
     "postgres" not in settings.DATABASES["default"]["ENGINE"], reason="row locks need PostgreSQL"
 )
@@ -166,6 +173,7 @@ def test_a_row_locked_elsewhere_is_skipped_not_waited_for():
     assert free.photo_key not in stored_keys()
 
 
+@pytest.mark.django_db(transaction=True)  # two threads, two connections
 @pytest.mark.sqlite_too
 def test_two_purges_at_once_split_the_work(s3_calls):
     expired_rows(600)
@@ -256,6 +264,7 @@ def test_batch_size_must_be_positive():
         purge("--batch-size", "0")
 
 
+@pytest.mark.django_db(transaction=True)  # a purge process reads the test database
 def test_every_loops_and_stops_cleanly_on_sigterm(local_storage, tmp_path):
     """`purge --every` as a container would run it: a real process, stopped by SIGTERM."""
     expired_rows(3)
@@ -298,9 +307,12 @@ def test_every_loops_and_stops_cleanly_on_sigterm(local_storage, tmp_path):
     assert "Traceback" not in stderr
 
 
-def test_dry_run_with_verbosity_2_lists_each_share_and_object_that_would_go(make_share):
+def test_dry_run_with_verbosity_2_lists_each_share_and_object_that_would_go(
+    make_share, django_capture_on_commit_callbacks
+):
     ended = make_share(views=3)
-    services.share_revoke(manage_token=ended.manage_token)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.share_revoke(manage_token=ended.manage_token)
     live = make_share(views=3)
     orphan = f"photos/{'c' * 32}.jpg"
     put_object(orphan, b"left by a crash")

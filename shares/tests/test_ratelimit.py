@@ -16,7 +16,7 @@ from django.test import RequestFactory
 from shares.models import Share
 from shares.ratelimits import LIMIT_REASONS, client_ip
 
-from .conftest import TEST_REDIS_URL, jpeg_bytes, stored_keys
+from .helpers import TEST_REDIS_URL, jpeg_bytes, stored_keys
 
 pytestmark = pytest.mark.django_db
 

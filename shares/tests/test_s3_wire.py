@@ -30,7 +30,7 @@ from moto.server import ThreadedMotoServer
 from shares import photostore
 from shares.models import Share
 
-from .conftest import expired_rows, jpeg_bytes, s3_storage_settings, wait_for
+from .helpers import expired_rows, jpeg_bytes, s3_storage_settings, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -176,7 +176,7 @@ def wire(request) -> S3Server:
 
 @pytest.fixture
 def s3(settings, wire):
-    """Replaces conftest's in-process moto: photos go to a fresh bucket over HTTP."""
+    """Replaces the default in-process moto: photos go to a fresh bucket over HTTP."""
     bucket = f"seen-wire-{secrets.token_hex(6)}"
     client = wire.client()
     client.create_bucket(Bucket=bucket)
@@ -256,6 +256,7 @@ def test_a_missing_object_ends_the_share_with_410(live_server, s3, make_share):
     assert Share.objects.get().end_reason == "missing"
 
 
+@pytest.mark.django_db  # one connection, no on_commit: no need for real commits
 def test_purge_deletes_in_one_request_and_only_then_the_rows(s3, wire_requests):
     expired_rows(40)
 
@@ -271,6 +272,7 @@ def test_purge_deletes_in_one_request_and_only_then_the_rows(s3, wire_requests):
     assert Share.objects.count() == 0
 
 
+@pytest.mark.django_db  # one connection, no on_commit: no need for real commits
 def test_purge_orphans_deletes_only_old_unreferenced_objects(s3, make_share, monkeypatch):
     live = make_share(views=1)
     orphan = f"photos/{secrets.token_hex(16)}.png"

@@ -23,7 +23,7 @@ from moto.server import ThreadedMotoServer
 from shares import services
 from shares.models import Share
 
-from .conftest import database_url, jpeg_bytes, s3_storage_settings
+from .helpers import database_url, jpeg_bytes, s3_storage_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

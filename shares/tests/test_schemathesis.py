@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import jpeg_bytes
+from .helpers import jpeg_bytes
 from .deployed import gunicorn
 
 pytestmark = pytest.mark.django_db(transaction=True)

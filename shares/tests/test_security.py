@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import clear_url_caches
 
-from .conftest import jpeg_bytes
+from .helpers import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,11 @@ from django.utils import timezone
 from shares import services
 from shares.models import EndReason, Share, ShareView, token_hash
 
-from .conftest import jpeg_bytes, stored_keys
+from .helpers import jpeg_bytes, stored_keys
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Not transaction=True: the photo deletions that wait for a commit run inside
+# django_capture_on_commit_callbacks(execute=True), at the point they would have committed.
+pytestmark = pytest.mark.django_db
 
 
 def test_it_stores_the_photo_and_only_hashes_of_the_tokens(make_share):
@@ -100,10 +102,15 @@ def test_a_missing_pin_is_asked_for_and_counted_nowhere(make_share, pin):
     assert services.share_view(token=created.token, pin="1234").views_remaining == 0
 
 
-def test_five_wrong_pins_end_the_share_and_delete_the_photo(make_share):
+def test_five_wrong_pins_end_the_share_and_delete_the_photo(
+    make_share, django_capture_on_commit_callbacks
+):
     created = make_share(views=3, pin="1234")
     for attempts_left in (4, 3, 2, 1, 0):
-        with pytest.raises(services.WrongPin) as caught:
+        with (
+            django_capture_on_commit_callbacks(execute=True),
+            pytest.raises(services.WrongPin) as caught,
+        ):
             services.share_view(token=created.token, pin="0000")
         assert caught.value.attempts_left == attempts_left
     share = Share.objects.get()
@@ -166,9 +173,12 @@ def test_a_missing_photo_ends_the_share_and_spends_nothing(make_share, s3):
     assert (share.views_used, share.streams_open) == (0, 0)
 
 
-def test_revoke_ends_the_share_and_deletes_the_photo(make_share, any_storage):
+def test_revoke_ends_the_share_and_deletes_the_photo(
+    make_share, any_storage, django_capture_on_commit_callbacks
+):
     created = make_share(views=5)
-    services.share_revoke(manage_token=created.manage_token)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.share_revoke(manage_token=created.manage_token)
     share = Share.objects.get()
     assert share.end_reason == EndReason.REVOKED
     assert stored_keys() == []

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from .conftest import TEST_BUCKET
+from .helpers import TEST_BUCKET
 
 
 def setup_bucket(*args) -> tuple[str, str]:
@@ -93,7 +93,7 @@ def test_a_half_open_public_access_block_is_closed(s3):
 
 
 def test_create_makes_a_missing_bucket_and_without_it_the_command_says_so(s3, settings):
-    from .conftest import s3_storage_settings
+    from .helpers import s3_storage_settings
 
     settings.STORAGES = {**settings.STORAGES, "default": s3_storage_settings("seen-new-bucket")}
     with pytest.raises(CommandError, match="bucket seen-new-bucket does not exist"):
@@ -124,7 +124,7 @@ def test_on_a_versioned_bucket_the_rule_expires_old_versions_and_says_so_loudly(
 
 
 def test_a_bucket_with_object_lock_is_refused(s3, settings):
-    from .conftest import s3_storage_settings
+    from .helpers import s3_storage_settings
 
     s3.create_bucket(Bucket="seen-locked", ObjectLockEnabledForBucket=True)
     settings.STORAGES = {**settings.STORAGES, "default": s3_storage_settings("seen-locked")}

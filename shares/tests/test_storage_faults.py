@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from shares.models import EndReason, Share
 
-from .conftest import database_url, jpeg_bytes, s3_storage_settings, stored_keys, wait_for
+from .helpers import database_url, jpeg_bytes, s3_storage_settings, stored_keys, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -191,6 +191,7 @@ def test_a_failed_delete_after_the_last_view_still_serves_the_photo_and_purge_re
     assert Share.objects.count() == 0
 
 
+@pytest.mark.django_db  # one connection, no on_commit: no need for real commits
 def test_objects_s3_refuses_to_delete_keep_their_rows_and_are_retried(make_share, faults, caplog):
     refused = make_share(expires_in=3600)
     deleted = make_share(expires_in=3600)
@@ -341,6 +342,7 @@ def test_purge_orphans_removes_what_a_crash_between_upload_and_insert_left(local
     assert stored_keys() == []
 
 
+@pytest.mark.django_db  # one connection, no on_commit: no need for real commits
 def test_purge_orphans_with_storage_unreachable_says_so_without_a_traceback(unreachable_storage):
     with pytest.raises(CommandError, match=r"purge stopped: EndpointConnectionError"):
         purge("--orphans")

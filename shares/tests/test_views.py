@@ -8,15 +8,17 @@ from django.utils import timezone
 
 from shares.models import Share
 
-from .conftest import stored_keys
+from .helpers import stored_keys
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Not transaction=True: the photo deletions that wait for a commit run inside
+# django_capture_on_commit_callbacks(execute=True), at the point they would have committed.
+pytestmark = pytest.mark.django_db
 
 
 def read(response) -> bytes:
-    body = b"".join(response.streaming_content)
-    response.close()
-    return body
+    """The whole streamed body. Reading to the end closes the response, as a WSGI server
+    does (the test client's wrapper calls close(); that is when a last view is over)."""
+    return b"".join(response.streaming_content)
 
 
 def test_opening_the_link_shows_the_page_and_spends_nothing(client, make_share):
@@ -80,9 +82,14 @@ def test_a_pin_protected_share_asks_for_the_pin(client, make_share):
     read(right)
 
 
-def test_five_wrong_pins_answer_410_and_delete_the_photo(client, make_share):
+def test_five_wrong_pins_answer_410_and_delete_the_photo(
+    client, make_share, django_capture_on_commit_callbacks
+):
     created = make_share(views=3, pin="2468")
-    statuses = [client.post(f"/s/{created.token}", {"pin": "0000"}).status_code for _ in range(5)]
+    with django_capture_on_commit_callbacks(execute=True):
+        statuses = [
+            client.post(f"/s/{created.token}", {"pin": "0000"}).status_code for _ in range(5)
+        ]
     assert statuses == [403, 403, 403, 403, 410]
     assert stored_keys() == []
     assert client.post(f"/s/{created.token}", {"pin": "2468"}).status_code == 410
@@ -125,18 +132,22 @@ def test_the_manage_page_shows_views_and_expiry(client, make_share):
     assert "Delete now" in html
 
 
-def test_delete_now_from_the_manage_page(client, make_share, any_storage):
+def test_delete_now_from_the_manage_page(
+    client, make_share, any_storage, django_capture_on_commit_callbacks
+):
     created = make_share(views=3)
-    response = client.post(f"/m/{created.manage_token}")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/m/{created.manage_token}")
     assert response.status_code == 302
     assert stored_keys() == []
     assert "deleted by the sender" in client.get(f"/m/{created.manage_token}").content.decode()
     assert client.get(f"/s/{created.token}").status_code == 410
 
 
-def test_delete_on_the_manage_url(client, make_share):
+def test_delete_on_the_manage_url(client, make_share, django_capture_on_commit_callbacks):
     created = make_share(views=3)
-    response = client.delete(f"/m/{created.manage_token}")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.delete(f"/m/{created.manage_token}")
     assert response.status_code == 200
     assert response.json() == {"status": "ended", "end_reason": "revoked"}
     assert stored_keys() == []
