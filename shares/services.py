@@ -162,10 +162,16 @@ def _refuse_unviewable(share: Share) -> None:
         raise ShareSuspended(share)
 
 
+def _share_by_token(token: str) -> Share | None:
+    # token_hash is unique: a slice without .first()'s ORDER BY, whose compiling was a
+    # fifth of this query's Python on the view path (py-spy --gil).
+    return next(iter(Share.objects.filter(token_hash=token_hash(token))[:1]), None)
+
+
 def share_get(*, token: str) -> Share:
     """The share behind a link, for showing its page. Raises ShareNotFound, ShareGone or
     ShareSuspended."""
-    share = Share.objects.filter(token_hash=token_hash(token)).first()
+    share = _share_by_token(token)
     if share is None:
         raise ShareNotFound
     _refuse_unviewable(share)
@@ -188,8 +194,7 @@ def share_view(*, token: str, pin: str = "", pin_attempts: PinAttempts | None = 
     it raises when the client has none left passes through), so that many wrong PINs
     sent at once cannot all be checked before the first one is counted.
     """
-    digest = token_hash(token)
-    share = Share.objects.filter(token_hash=digest).first()
+    share = _share_by_token(token)
     if share is None:
         raise ShareNotFound
     _refuse_unviewable(share)
@@ -253,22 +258,45 @@ def _spend_limited_view(share_id: int) -> Share:
 def _spend_unlimited_view(share: Share) -> None:
     """An unlimited share has no last view to race for: its counter is a plain F() update
     guarded by the share still being open, with no row lock to queue viewers behind."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Nothing is enforced with this count, so it need not wait for the WAL flush:
-            # a database crash could only forget a few views of an unlimited share.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        spent = Share.objects.filter(
-            pk=share.pk, ended_at__isnull=True, suspended_at__isnull=True, expires_at__gt=timezone.now()
-        ).update(views_used=F("views_used") + 1)
-        if spent != 1:
-            share.refresh_from_db()
-            if share.suspended_at is not None and not share.is_over:
-                raise ShareSuspended(share)
-            raise ShareGone(share)
-        ShareView.objects.create(share=share)
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        spent = _spend_unlimited_view_postgresql(share.pk, now)
+    else:
+        with transaction.atomic():
+            spent = Share.objects.filter(
+                pk=share.pk, ended_at__isnull=True, suspended_at__isnull=True, expires_at__gt=now
+            ).update(views_used=F("views_used") + 1)
+            if spent == 1:
+                ShareView.objects.create(share=share, viewed_at=now)
+    if spent != 1:
+        share.refresh_from_db()
+        if share.suspended_at is not None and not share.is_over:
+            raise ShareSuspended(share)
+        raise ShareGone(share)
     share.views_used += 1
+
+
+def _spend_unlimited_view_postgresql(share_id: int, now) -> int:
+    """The count and the ShareView in one statement, so one round trip (it was six: BEGIN,
+    SET LOCAL, UPDATE, INSERT, COMMIT after the SELECT) and no ORM compiling: on 2 cores
+    the ORM's Python was a third of a view's CPU. A single statement is atomic by itself.
+
+    set_config(..., true) lasts for this statement's own transaction, whose commit it
+    relaxes: nothing is enforced with this count, so it need not wait for the WAL flush
+    (a database crash could only forget a few views of an unlimited share)."""
+    share_table, view_table = Share._meta.db_table, ShareView._meta.db_table
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)), "
+            f"spent AS (UPDATE {quote(share_table)} SET views_used = views_used + 1 "
+            "WHERE id = %s AND ended_at IS NULL AND suspended_at IS NULL AND expires_at > %s "
+            "RETURNING id) "
+            f"INSERT INTO {quote(view_table)} (share_id, viewed_at) "
+            "SELECT spent.id, %s FROM spent, relaxed",
+            [share_id, now, now],
+        )
+        return cursor.rowcount
 
 
 def _pin_failed(share_id: int) -> None:

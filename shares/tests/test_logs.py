@@ -5,6 +5,8 @@ import http.client
 import io
 import logging
 import time
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -140,6 +142,23 @@ def test_gunicorns_error_log_names_no_token(tmp_path):
         logger.exception("Error handling request %s", f"/s/{TOKEN}")
     text = (tmp_path / "error.log").read_text()
     assert "Error handling request /s/…" in text and "ValueError: bad /m/…" in text
+    assert TOKEN not in text and MANAGE_TOKEN not in text
+
+
+def test_an_access_format_naming_headers_prints_them_redacted(tmp_path):
+    # Only the atoms a format prints are redacted (in any case, as gunicorn looks them up).
+    cfg = Config()
+    cfg.set("accesslog", str(tmp_path / "access.log"))
+    cfg.set("access_log_format", '"%(r)s" %({Referer}i)s %({x-next}i)s')
+    logger = RedactingLogger(cfg)
+    request = SimpleNamespace(
+        headers=[("REFERER", f"https://seen.example/s/{TOKEN}"), ("X-NEXT", f"/m/{MANAGE_TOKEN}")]
+    )
+    response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": f"/s/{TOKEN}", "SERVER_PROTOCOL": "HTTP/1.1"}
+    logger.access(response, request, environ, timedelta(milliseconds=3))
+    text = (tmp_path / "access.log").read_text()
+    assert '"GET /s/… HTTP/1.1" https://seen.example/s/… /m/…' in text
     assert TOKEN not in text and MANAGE_TOKEN not in text
 
 

@@ -129,6 +129,20 @@ def test_a_workers_threads_share_one_s3_client(s3):
     assert pool >= 8  # one pooled connection for every thread that may stream at once
 
 
+def test_storage_objects_of_one_configuration_share_one_client(s3, settings, monkeypatch):
+    # A fresh worker's first concurrent requests may each set up default_storage (a
+    # LazyObject, without a lock), so one configuration can come as several objects.
+    from django.core.files.storage import storages
+
+    clients = set()
+    for _ in range(3):
+        storage = storages.create_storage(settings.STORAGES["default"])
+        monkeypatch.setattr(photostore, "default_storage", storage)
+        client, _bucket = photostore.s3_bucket()
+        clients.add(id(client))
+    assert len(clients) == 1
+
+
 def test_a_new_storage_configuration_gets_its_own_client(s3, settings):
     from .helpers import s3_storage_settings
 
