@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from . import images, photostore, services
 from .forms import PinForm, ReportForm, ShareForm
-from .models import Share, token_hash
+from .models import Share
 from .ratelimits import (
     PinAttempts,
     PinGuessing,
@@ -229,7 +229,7 @@ def _wrong_pin(request: HttpRequest, token: str, attempts_left: int) -> HttpResp
     message = f"Wrong PIN. {attempts_left} {noun} left before the photo is deleted."
     if wants_json(request):
         return JsonResponse({"error": message, "attempts_left": attempts_left}, status=403)
-    share = Share.objects.filter(token_hash=token_hash(token)).first()
+    share = services.share_by_token(token=token)
     context = {"share": share, "error": message, "attempts_left": attempts_left}
     return render(request, "shares/open.html", context, status=403)
 
@@ -244,7 +244,7 @@ def _wrong_pin(request: HttpRequest, token: str, attempts_left: int) -> HttpResp
 def report(request: HttpRequest, token: str) -> HttpResponse:
     """"Report this photo": a reason and optional details. Never spends a view; enough
     open reports suspend the share at once (services.report_create)."""
-    if not _valid_token(token) or not Share.objects.filter(token_hash=token_hash(token)).exists():
+    if not _valid_token(token) or not services.share_exists(token=token):
         return _not_found(request)
     context = {"share_path": f"/s/{token}"}
     if request.method == "GET":
@@ -276,11 +276,11 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     if not _valid_token(token):
         return _manage_not_found(request)
     if request.method == "GET":
-        share = Share.objects.filter(manage_token_hash=token_hash(token)).first()
-        if share is None:
+        managed = services.share_for_manage(manage_token=token)
+        if managed is None:
             return _manage_not_found(request)
-        views = list(share.views.values_list("viewed_at", flat=True))
-        return render(request, "shares/manage.html", {"share": share, "view_times": views})
+        context = {"share": managed.share, "view_times": managed.view_times}
+        return render(request, "shares/manage.html", context)
     try:
         share = services.share_revoke(manage_token=token)
     except services.ShareNotFound:
