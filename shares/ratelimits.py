@@ -23,6 +23,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from . import counters
+from .responses import too_many_requests
 
 log = logging.getLogger(__name__)
 
@@ -141,21 +142,6 @@ def _count(request: HttpRequest, limit: str, *, delta: int) -> Usage | None:
         log.error("rate limit %r not checked, the counters failed: %s", limit, exc.__class__.__name__)
         return None
     return Usage(key=key, count=count, limit=allowed, retry_after=retry_after, ttl=period + 60)
-
-
-def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
-    from .views import error_response  # views import this module for its decorators
-
-    retry_after = max(int(retry_after), 1)
-    if retry_after < 90:
-        wait = f"{retry_after} seconds"
-    else:
-        minutes = -(-retry_after // 60)
-        wait = f"{minutes} minutes"
-    message = f"Too many requests from your address. Please wait {wait} and try again."
-    response = error_response(request, 429, message, retry_after=retry_after)
-    response["Retry-After"] = str(retry_after)
-    return response
 
 
 def rate_limited(limit: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
