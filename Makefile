@@ -30,6 +30,7 @@ run: $(VENV)/.runtime
 test: export SECRET_KEY ?= test-only-secret-key-not-for-production-use-0123456789
 test: export DEBUG = false
 test: $(VENV)/.test
+	$(VENV)/bin/lint-imports
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(VENV)/bin/pytest
 	DATABASE_URL=sqlite:///$(CURDIR)/data/test-run.sqlite3 $(VENV)/bin/pytest -m sqlite_too
 
