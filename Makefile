@@ -32,6 +32,7 @@ test: export SECRET_KEY ?= test-only-secret-key-not-for-production-use-012345678
 test: export DEBUG = false
 test: $(VENV)/.test
 	tools/test-setup
+	$(VENV)/bin/lint-imports
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(VENV)/bin/pytest
 	DATABASE_URL=sqlite:///$(CURDIR)/data/test-run.sqlite3 $(VENV)/bin/pytest -m sqlite_too
 	$(VENV)/bin/hadolint Dockerfile && echo "Dockerfile: no findings"

@@ -254,7 +254,7 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 # --- Security ---------------------------------------------------------------------------
 
-CSRF_FAILURE_VIEW = "shares.views.csrf_failure"
+CSRF_FAILURE_VIEW = "shares.responses.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # A link token must never reach another site in a Referer header.
 SECURE_REFERRER_POLICY = "no-referrer"

@@ -35,7 +35,7 @@ urlpatterns = [
     path("", include("shares.urls")),
 ]
 
-handler400 = "shares.views.bad_request"
-handler403 = "shares.views.permission_denied"
-handler404 = "shares.views.page_not_found"
-handler500 = "shares.views.server_error"
+handler400 = "shares.responses.bad_request"
+handler403 = "shares.responses.permission_denied"
+handler404 = "shares.responses.page_not_found"
+handler500 = "shares.responses.server_error"

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from . import openapi
 from .ratelimits import rate_limited
-from .views import UploadRejected, create_from_request, error_response, share_links
+from .responses import error_response
+from .uploads import UploadRejected, create_from_request, share_links
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 FOREIGN_ORIGIN_MESSAGE = (

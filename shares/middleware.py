@@ -5,7 +5,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.utils.cache import add_never_cache_headers
 
-from .views import error_response, too_large_message
+from .health import healthz
+from .responses import database_unavailable, error_response, too_large_message
 
 # Room for the multipart envelope and the small form fields around the photo.
 _ENVELOPE_BYTES = 64 * 1024
@@ -19,8 +20,6 @@ class HealthCheckMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info == "/healthz" and request.method in ("GET", "HEAD"):
-            from .views import healthz
-
             return healthz(request)
         return self.get_response(request)
 
@@ -164,9 +163,5 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, (OperationalError, InterfaceError)):
-            response = error_response(
-                request, 503, "The service is briefly unavailable. Please try again in a minute."
-            )
-            response["Retry-After"] = "30"
-            return response
+            return database_unavailable(request)
         return None

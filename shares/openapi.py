@@ -10,7 +10,7 @@ from django.conf import settings
 
 from .images import WORD_ORDER
 from .models import EndReason, ReportReason
-from .ratelimits import LIMIT_REASONS
+from .responses import LIMIT_REASONS
 from .services import VIEW_CHOICES
 
 JSON = "application/json"

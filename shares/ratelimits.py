@@ -23,6 +23,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from . import counters
+from .responses import too_many_requests
 
 log = logging.getLogger(__name__)
 
@@ -165,38 +166,6 @@ def limits_reset(*, address: str | None = None, limit: str | None = None) -> int
         end = f":{_counted_as_address(parsed)}"
     # Keys are rl:<limit>:<window>:<address> (_window).
     return counters.delete_matching(start=f"rl:{limit}:" if limit else "rl:", end=end)
-
-
-# What a 429 says triggered it, in plain words: someone refused needs to know which of
-# their actions to stop (a tester locked out by wrong PINs saw every link refused).
-LIMIT_REASONS = {
-    "uploads": "Too many uploads from your address.",
-    "views": "Too many views from your address.",
-    "pin_failures": (
-        "Too many wrong PINs from your address. Until the wait is over, no photo can be "
-        "viewed from this address, on any link, with or without a PIN."
-    ),
-    "manage": "Too many deletions through manage links from your address.",
-    "reports": "Too many reports from your address.",
-    "admin_login": "Too many admin login attempts from your address.",
-}
-
-
-def too_many_requests(request: HttpRequest, retry_after: int, *, limit: str) -> HttpResponse:
-    """429 for a client over `limit` (a key of SEEN_RATE_LIMITS): what triggered it and how
-    long to wait, in the page, and as "limit" and "retry_after" in JSON."""
-    from .views import error_response  # views import this module for its decorators
-
-    retry_after = max(int(retry_after), 1)
-    if retry_after < 90:
-        wait = f"{retry_after} seconds"
-    else:
-        minutes = -(-retry_after // 60)
-        wait = f"{minutes} minutes"
-    message = f"{LIMIT_REASONS[limit]} Please wait {wait} and try again."
-    response = error_response(request, 429, message, retry_after=retry_after, limit=limit)
-    response["Retry-After"] = str(retry_after)
-    return response
 
 
 def rate_limited(limit: str, methods: tuple[str, ...] = ("POST",)) -> Callable:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, health, views
 
 urlpatterns = [
     path("", views.upload, name="upload"),
@@ -9,5 +9,5 @@ urlpatterns = [
     path("s/<str:token>", views.share, name="share"),
     path("s/<str:token>/report", views.report, name="report"),
     path("m/<str:token>", views.manage, name="manage"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
 ]

@@ -14,7 +14,8 @@ from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 
 from shares.models import Share
-from shares.ratelimits import LIMIT_REASONS, client_ip
+from shares.ratelimits import client_ip
+from shares.responses import LIMIT_REASONS
 
 from .helpers import TEST_REDIS_URL, jpeg_bytes, stored_keys
 

@@ -1,0 +1,52 @@
+"""What the services raise. Views and commands catch these, never a storage or ORM
+exception: the photo store's own two (PhotoMissing, StorageUnavailable) are here too."""
+
+from ..models import EndReason, Share
+from ..photostore import PhotoMissing, StorageUnavailable
+
+__all__ = [
+    "PhotoMissing",
+    "PinRequired",
+    "PreviewRefused",
+    "ShareGone",
+    "ShareNotFound",
+    "ShareSuspended",
+    "StorageUnavailable",
+    "WrongPin",
+]
+
+
+class ShareNotFound(Exception):
+    pass
+
+
+class ShareGone(Exception):
+    def __init__(self, share: Share):
+        super().__init__(share.end_reason or EndReason.EXPIRED)
+        self.share = share
+
+
+class WrongPin(Exception):
+    def __init__(self, attempts_left: int):
+        super().__init__(f"wrong PIN, {attempts_left} attempts left")
+        self.attempts_left = attempts_left
+
+
+class PinRequired(Exception):
+    """The share has a PIN and none was sent. Not a guess: nothing was checked or counted."""
+
+    def __init__(self, share: Share):
+        super().__init__("this share needs its PIN")
+        self.share = share
+
+
+class ShareSuspended(Exception):
+    """Reports put the share under review: nobody can view it until a moderator acts."""
+
+    def __init__(self, share: Share):
+        super().__init__("suspended for review")
+        self.share = share
+
+
+class PreviewRefused(Exception):
+    pass
