@@ -17,12 +17,11 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from . import services
-from .models import ModerationEvent, Report, ReportStatus, Share
+from .models import ModerationEvent, Report, ReportStatus, Share, ShareStatus
 
 admin.site.site_header = "Seen moderation"
 admin.site.site_title = "Seen admin"
@@ -55,19 +54,12 @@ class StatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        return [("live", "live"), ("suspended", "suspended"), ("expired", "expired"), ("ended", "ended")]
+        return ShareStatus.choices
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        running = Q(ended_at__isnull=True, expires_at__gt=now)
-        if self.value() == "live":
-            return queryset.filter(running, suspended_at__isnull=True)
-        if self.value() == "suspended":
-            return queryset.filter(running, suspended_at__isnull=False)
-        if self.value() == "expired":
-            return queryset.filter(ended_at__isnull=True, expires_at__lte=now)
-        if self.value() == "ended":
-            return queryset.filter(ended_at__isnull=False)
+        # What the list's status column (Share.status) says, by the same definition.
+        if self.value() in ShareStatus.values:
+            return queryset.with_status(self.value())
         return queryset
 
 

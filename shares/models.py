@@ -20,13 +20,46 @@ class EndReason(models.TextChoices):
     MISSING = "missing", "photo missing from storage"
 
 
-class ShareQuerySet(models.QuerySet):
-    def live(self):
-        return self.filter(ended_at__isnull=True, expires_at__gt=timezone.now())
+class ShareStatus(models.TextChoices):
+    """Where a share is in its life; exactly one holds at a time (Share.status)."""
 
-    def ended(self):
+    LIVE = "live", "live"
+    SUSPENDED = "suspended", "suspended"
+    EXPIRED = "expired", "expired"  # past expires_at and never ended otherwise
+    ENDED = "ended", "ended"  # ended_at is set: see end_reason
+
+
+# The one definition of each status, as a filter. Share.status says the same of one row,
+# and Share.is_over / ShareQuerySet.over() are "ended or expired": nobody can view the
+# photo again, so purge may delete it.
+def _running(now) -> Q:
+    return Q(ended_at__isnull=True, expires_at__gt=now)
+
+
+def _status_filter(status: str, now) -> Q:
+    return {
+        ShareStatus.LIVE: _running(now) & Q(suspended_at__isnull=True),
+        ShareStatus.SUSPENDED: _running(now) & Q(suspended_at__isnull=False),
+        ShareStatus.EXPIRED: Q(ended_at__isnull=True, expires_at__lte=now),
+        ShareStatus.ENDED: Q(ended_at__isnull=False),
+    }[status]
+
+
+class ShareQuerySet(models.QuerySet):
+    def over(self):
         """Shares that no one can open any more: ended, or past their expiry."""
-        return self.filter(Q(ended_at__isnull=False) | Q(expires_at__lte=timezone.now()))
+        now = timezone.now()
+        return self.filter(
+            _status_filter(ShareStatus.ENDED, now) | _status_filter(ShareStatus.EXPIRED, now)
+        )
+
+    def viewable(self):
+        """Shares whose photo can be viewed now: not over, not suspended."""
+        return self.with_status(ShareStatus.LIVE)
+
+    def with_status(self, status: str):
+        """Shares whose Share.status is `status` (a ShareStatus)."""
+        return self.filter(_status_filter(status, timezone.now()))
 
 
 class Share(models.Model):
@@ -97,17 +130,24 @@ class Share(models.Model):
     @property
     def is_over(self) -> bool:
         """True once nobody can view the photo again, for whatever reason."""
-        return self.ended_at is not None or self.is_expired
+        return self.status in (ShareStatus.ENDED, ShareStatus.EXPIRED)
 
     @property
-    def status(self) -> str:
+    def over_reason(self) -> str:
+        """Why an over share is over: its end reason, or EndReason.EXPIRED for a share that
+        was never ended but is past its expiry (that reason is never stored)."""
+        return self.end_reason or EndReason.EXPIRED
+
+    @property
+    def status(self) -> ShareStatus:
+        """The row's ShareStatus, by the same conditions as ShareQuerySet.with_status."""
         if self.ended_at is not None:
-            return "ended"
+            return ShareStatus.ENDED
         if self.is_expired:
-            return "expired"
+            return ShareStatus.EXPIRED
         if self.suspended_at is not None:
-            return "suspended"
-        return "live"
+            return ShareStatus.SUSPENDED
+        return ShareStatus.LIVE
 
     @property
     def status_text(self) -> str:

@@ -65,7 +65,7 @@ def _share_page(request: HttpRequest, token: str) -> HttpResponse:
     except services.ShareNotFound:
         return share_not_found(request)
     except services.ShareGone as exc:
-        return render_gone(request, exc.share.end_reason or EndReason.EXPIRED)
+        return render_gone(request, exc.share.over_reason)
     except services.ShareSuspended:
         return render_suspended(request)
     return render(request, "shares/open.html", {"share": share})
@@ -85,7 +85,7 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
     except services.ShareNotFound:
         return share_not_found(request)
     except services.ShareGone as exc:
-        return render_gone(request, exc.share.end_reason or EndReason.EXPIRED)
+        return render_gone(request, exc.share.over_reason)
     except services.ShareSuspended:
         return render_suspended(request)
     except services.PinRequired as exc:

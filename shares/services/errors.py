@@ -1,7 +1,7 @@
 """What the services raise. Views and commands catch these, never a storage or ORM
 exception: the photo store's own two (PhotoMissing, StorageUnavailable) are here too."""
 
-from ..models import EndReason, Share
+from ..models import Share
 from ..photostore import PhotoMissing, StorageUnavailable
 
 __all__ = [
@@ -22,7 +22,7 @@ class ShareNotFound(Exception):
 
 class ShareGone(Exception):
     def __init__(self, share: Share):
-        super().__init__(share.end_reason or EndReason.EXPIRED)
+        super().__init__(share.over_reason)
         self.share = share
 
 

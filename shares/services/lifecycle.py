@@ -6,6 +6,7 @@ is locked: photos are uploaded before the row exists and deleted after the trans
 that ended the share has committed.
 """
 
+import contextlib
 import functools
 import logging
 import secrets
@@ -116,6 +117,21 @@ def share_create(
     )
 
 
+def _purged(share_id: int) -> ShareGone:
+    """The answer for a row that a concurrent purge deleted after it was read. Purge deletes
+    only shares that are over, so the share is gone; why is no longer known, and "no longer
+    available" is true whatever it was."""
+    return ShareGone(Share(pk=share_id, end_reason=EndReason.MISSING))
+
+
+def _lock(share_id: int) -> Share:
+    """The share's row, locked; ShareGone when purge has deleted it since it was read."""
+    share = Share.objects.select_for_update().filter(pk=share_id).first()
+    if share is None:
+        raise _purged(share_id)
+    return share
+
+
 def _refuse_unviewable(share: Share) -> None:
     if share.is_over:
         raise ShareGone(share)
@@ -177,7 +193,8 @@ def share_view(*, token: str, pin: str = "", pin_attempts: PinAttempts | None = 
     try:
         body = photostore.open_photo(share.photo_key)
     except PhotoMissing:
-        share_end(share_id=share.pk, reason=EndReason.MISSING)
+        with contextlib.suppress(ShareNotFound):  # purged meanwhile: gone all the same
+            share_end(share_id=share.pk, reason=EndReason.MISSING)
         raise
     try:
         if share.view_limit is None:
@@ -202,7 +219,7 @@ def share_view(*, token: str, pin: str = "", pin_attempts: PinAttempts | None = 
 def _spend_limited_view(share_id: int) -> Share:
     with transaction.atomic():
         # Lock the row: many viewers may race for the last view.
-        share = Share.objects.select_for_update().get(pk=share_id)
+        share = _lock(share_id)
         _refuse_unviewable(share)  # a report may have suspended it since the first look
         share.views_used += 1
         share.streams_open += 1
@@ -224,13 +241,16 @@ def _spend_unlimited_view(share: Share) -> None:
         spent = _spend_unlimited_view_postgresql(share.pk, now)
     else:
         with transaction.atomic():
-            spent = Share.objects.filter(
-                pk=share.pk, ended_at__isnull=True, suspended_at__isnull=True, expires_at__gt=now
-            ).update(views_used=F("views_used") + 1)
+            spent = Share.objects.viewable().filter(pk=share.pk).update(
+                views_used=F("views_used") + 1
+            )
             if spent == 1:
                 ShareView.objects.create(share=share, viewed_at=now)
     if spent != 1:
-        share.refresh_from_db()
+        try:
+            share.refresh_from_db()
+        except Share.DoesNotExist:
+            raise _purged(share.pk) from None
         if share.suspended_at is not None and not share.is_over:
             raise ShareSuspended(share)
         raise ShareGone(share)
@@ -251,6 +271,7 @@ def _spend_unlimited_view_postgresql(share_id: int, now) -> int:
         cursor.execute(
             f"WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)), "
             f"spent AS (UPDATE {quote(share_table)} SET views_used = views_used + 1 "
+            # The same test as ShareQuerySet.viewable(), in SQL.
             "WHERE id = %s AND ended_at IS NULL AND suspended_at IS NULL AND expires_at > %s "
             "RETURNING id) "
             f"INSERT INTO {quote(view_table)} (share_id, viewed_at) "
@@ -262,7 +283,7 @@ def _spend_unlimited_view_postgresql(share_id: int, now) -> int:
 
 def _pin_failed(share_id: int) -> None:
     with transaction.atomic():
-        share = Share.objects.select_for_update().get(pk=share_id)
+        share = _lock(share_id)
         _refuse_unviewable(share)
         share.pin_failures += 1
         attempts_left = max(settings.SEEN_MAX_PIN_FAILURES - share.pin_failures, 0)
@@ -330,9 +351,12 @@ def share_revoke(*, manage_token: str) -> Share:
 
 
 def share_end(*, share_id: int, reason: str) -> Share:
-    """End a share (if it has not ended yet) and delete its photo once that commits."""
+    """End a share (if it has not ended yet) and delete its photo once that commits and
+    no view of it is still being sent. Raises ShareNotFound when purge deleted the row."""
     with transaction.atomic():
-        share = Share.objects.select_for_update().get(pk=share_id)
+        share = Share.objects.select_for_update().filter(pk=share_id).first()
+        if share is None:
+            raise ShareNotFound
         if share.ended_at is None:
             share.ended_at = timezone.now()
             share.end_reason = reason
@@ -343,6 +367,13 @@ def share_end(*, share_id: int, reason: str) -> Share:
 
 
 def _delete_photo_on_commit(share: Share) -> None:
+    """Delete the photo of a share that has just ended, once that commits; the caller holds
+    the row's lock. While views are still being sent (streams_open) it is left to the last
+    of them to close (_stream_finished), and purge's STREAM_GRACE is the net for a stream
+    whose worker died: the last-view path has always waited, and a PIN lockout, a revoke
+    or a moderator's removal waits the same way rather than cut a viewer off mid-photo."""
+    if share.streams_open:
+        return
     share_id, key = share.pk, share.photo_key
     transaction.on_commit(lambda: photo_delete(share_id=share_id, photo_key=key))
 

@@ -70,7 +70,7 @@ def _purgeable():
         | Q(ended_at__lt=now - STREAM_GRACE)
         | Q(expires_at__lt=now - STREAM_GRACE)
     )
-    return Share.objects.ended().filter(settled)
+    return Share.objects.over().filter(settled)
 
 
 def _purge_preview() -> PurgeResult:
@@ -86,17 +86,18 @@ def _purge_shares(*, batch_size: int) -> PurgeResult:
     purged = objects = failed = 0
     last_pk = 0
     while True:
-        # Claim rows until they hold one DeleteObjects request's worth of photos.
+        # Claim up to one DeleteObjects request's worth of rows, batch_size at a time.
+        # Rows, not photos still to delete: after a last view the photo is already gone,
+        # and counting photos would claim a whole backlog of such rows into memory (and
+        # past PURGE_CLAIM) before deleting anything.
         claimed: list[Share] = []
-        photos = 0
-        while photos < DELETE_OBJECTS_MAX:
-            limit = min(batch_size, DELETE_OBJECTS_MAX - photos)
+        while len(claimed) < DELETE_OBJECTS_MAX:
+            limit = min(batch_size, DELETE_OBJECTS_MAX - len(claimed))
             batch = _purge_claim(after_pk=last_pk, limit=limit)
             if not batch:
                 break
             last_pk = batch[-1].pk
             claimed += batch
-            photos += sum(1 for share in batch if share.photo_deleted_at is None)
         if not claimed:
             break
 

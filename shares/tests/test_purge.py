@@ -327,3 +327,31 @@ def test_dry_run_with_verbosity_2_lists_each_share_and_object_that_would_go(
     assert lines[-1].startswith("would purge 1 shares, 0 objects, 0 failed, 1 orphans in ")
     assert stored_keys() == sorted([live.share.photo_key, orphan])
     assert Share.objects.count() == 2
+
+
+def test_a_backlog_whose_photos_are_gone_is_claimed_a_bounded_number_of_rows_at_a_time(
+    monkeypatch,
+):
+    # After a last view the photo is already deleted: such rows cost no DeleteObjects,
+    # and counting only photos would claim the whole backlog before deleting any row.
+    from shares.services import purge as purge_module
+
+    rows = expired_rows(30, with_objects=False)
+    Share.objects.filter(pk__in=[row.pk for row in rows]).update(photo_deleted_at=timezone.now())
+    monkeypatch.setattr(purge_module, "DELETE_OBJECTS_MAX", 5)
+    claim = purge_module._purge_claim
+    held = []
+
+    def counting_claim(**kwargs):
+        batch = claim(**kwargs)
+        # Rows claimed and not yet deleted, this claim included.
+        held.append(Share.objects.filter(purge_claimed_until__isnull=False).count())
+        return batch
+
+    monkeypatch.setattr(purge_module, "_purge_claim", counting_claim)
+
+    result = services.shares_purge(batch_size=2)
+
+    assert result.shares == 30
+    assert Share.objects.count() == 0
+    assert max(held) <= 5

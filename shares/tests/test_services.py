@@ -204,3 +204,120 @@ def test_a_failed_insert_leaves_no_object(db, monkeypatch):
     with pytest.raises(RuntimeError):
         services.share_create(photo=io.BytesIO(jpeg_bytes()), views=1, expires_in=86400)
     assert stored_keys() == []
+
+
+# --- a row that a concurrent purge deletes -------------------------------------------------
+
+
+@pytest.fixture
+def purged_while_opening(monkeypatch):
+    """Purge deletes the share's row between the first look and the view's write (while
+    its photo is being opened), as a purge running at that moment would."""
+    from shares import photostore
+
+    open_photo = photostore.open_photo
+
+    def open_then_purge(key):
+        body = open_photo(key)
+        Share.objects.filter(photo_key=key).delete()
+        return body
+
+    monkeypatch.setattr(photostore, "open_photo", open_then_purge)
+
+
+@pytest.mark.parametrize("views", [3, 0], ids=["limited", "unlimited"])
+def test_a_share_purged_during_its_view_is_gone_not_an_error(make_share, purged_while_opening, views):
+    created = make_share(views=views)
+    with pytest.raises(services.ShareGone) as gone:
+        services.share_view(token=created.token)
+    assert gone.value.share.over_reason == EndReason.MISSING  # "no longer available"
+
+
+def test_a_share_purged_during_a_wrong_pin_is_gone_not_an_error(make_share, monkeypatch):
+    from shares import keyed
+
+    created = make_share(views=3, pin="4821")
+
+    def purged_then_wrong(pin, pin_hash):
+        Share.objects.all().delete()
+        return False
+
+    monkeypatch.setattr(keyed, "pin_matches", purged_then_wrong)
+    with pytest.raises(services.ShareGone):
+        services.share_view(token=created.token, pin="0000")
+
+
+def test_ending_a_purged_share_says_it_is_not_found(make_share):
+    share = make_share().share
+    Share.objects.all().delete()
+    with pytest.raises(services.ShareNotFound):
+        services.share_end(share_id=share.pk, reason=EndReason.REVOKED)
+
+
+def test_a_share_purged_while_its_missing_photo_is_found_missing_answers_410(
+    make_share, monkeypatch, client
+):
+    from shares import photostore
+
+    created = make_share()
+
+    def purged_and_missing(key):
+        Share.objects.all().delete()
+        raise photostore.PhotoMissing(key)
+
+    monkeypatch.setattr(photostore, "open_photo", purged_and_missing)
+    response = client.post(f"/s/{created.token}", HTTP_ACCEPT="application/json")
+    assert response.status_code == 410
+    assert response.json()["reason"] == "missing"
+
+
+def test_a_view_answers_410_when_purge_deleted_the_row_meanwhile(
+    make_share, purged_while_opening, client
+):
+    created = make_share(views=3)
+    response = client.post(f"/s/{created.token}", HTTP_ACCEPT="application/json")
+    assert response.status_code == 410
+
+
+# --- ending a share while a view of it is being sent ----------------------------------------
+
+
+@pytest.mark.parametrize("end", ["revoke", "pin lockout", "moderator removal"])
+def test_a_view_being_sent_when_the_share_ends_gets_every_byte_then_the_photo_goes(
+    make_share, settings, end
+):
+    from django.contrib.auth.models import User
+
+    photo = jpeg_bytes(size=(300, 200))
+    created = make_share(views=3, pin="4821", photo=photo)
+    viewed = services.share_view(token=created.token, pin="4821")
+    first = viewed.stream.read(100)
+
+    if end == "revoke":
+        services.share_revoke(manage_token=created.manage_token)
+    elif end == "pin lockout":
+        for _ in range(settings.SEEN_MAX_PIN_FAILURES):
+            with pytest.raises((services.WrongPin, services.ShareGone)):
+                services.share_view(token=created.token, pin="0000")
+    else:
+        moderator = User.objects.create(username="moderator")
+        services.share_remove(share_id=created.share.pk, actor=moderator)
+
+    share = Share.objects.get()
+    assert share.ended_at is not None
+    assert stored_keys() == [share.photo_key]  # still there: a view is being sent
+    rest = viewed.stream.read()
+    assert len(first + rest) == share.size_bytes
+    viewed.stream.close()
+    assert stored_keys() == []
+    assert Share.objects.get().photo_deleted_at is not None
+
+
+def test_a_share_ended_with_no_view_being_sent_loses_its_photo_at_once(
+    make_share, django_capture_on_commit_callbacks
+):
+    created = make_share(views=3)
+    services.share_view(token=created.token).stream.close()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.share_revoke(manage_token=created.manage_token)
+    assert stored_keys() == []
