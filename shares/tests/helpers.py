@@ -160,3 +160,16 @@ def wait_for(condition, timeout: float = 10) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+def in_threads(target, count: int, *, args: list[tuple] | None = None) -> None:
+    """Run target in `count` threads at once (with args[i] for thread i) and wait for all."""
+    import threading
+
+    threads = [
+        threading.Thread(target=target, args=args[i] if args else ()) for i in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

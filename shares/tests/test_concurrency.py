@@ -11,7 +11,7 @@ import requests
 
 from shares.models import Share
 
-from .helpers import stored_keys
+from .helpers import in_threads, stored_keys
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sqlite_too]
 
@@ -37,11 +37,7 @@ def race(url: str, viewers: int, data: dict | None = None) -> list[tuple[int, by
         with lock:
             results.append(outcome)
 
-    threads = [threading.Thread(target=viewer) for _ in range(viewers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(viewer, viewers)
     return results
 
 

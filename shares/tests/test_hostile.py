@@ -18,6 +18,7 @@ from PIL import Image
 from shares import images
 
 from . import photos
+from .helpers import in_threads
 from .test_images import animation, clean
 
 SECRET = b"<script>fetch('/steal')</script> GPS 48.8584N 2.2945E"
@@ -90,11 +91,7 @@ def test_concurrent_cleans_never_decode_more_photos_at_once_than_the_limit(monke
         cleaned = images.clean_photo(io.BytesIO(photo), max_pixels=10**6, decodes_at_once=limit)
         results.append(cleaned)
 
-    threads = [threading.Thread(target=upload) for _ in range(uploads)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(upload, uploads)
     assert len(results) == uploads
     assert state["peak"] == limit
 

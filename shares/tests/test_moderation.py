@@ -27,7 +27,7 @@ from shares.models import (
     Share,
 )
 
-from .helpers import jpeg_bytes, stored_keys
+from .helpers import in_threads, jpeg_bytes, stored_keys
 
 # Not transaction=True but where the test needs real commits (a live server's thread,
 # threads racing): photo deletions that wait for a commit run inside
@@ -149,11 +149,7 @@ def test_simultaneous_reports_suspend_exactly_once(live_server, make_share, sett
         )
         statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=reporter) for _ in range(reporters)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(reporter, reporters)
     assert statuses == [201] * reporters
     assert Report.objects.count() == reporters
     assert Share.objects.get().suspended_at is not None

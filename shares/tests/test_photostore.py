@@ -1,7 +1,6 @@
 """The photo store is the only code that talks to S3 or the folder: its callers see
 PhotoMissing or StorageUnavailable and nothing else, and a process keeps one S3 client."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from django.utils import timezone
 
 from shares import photostore
 
-from .helpers import TEST_BUCKET, put_object
+from .helpers import TEST_BUCKET, in_threads, put_object
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -119,11 +118,7 @@ def test_a_workers_threads_share_one_s3_client(s3):
         clients.append(client)
         assert bucket == TEST_BUCKET
 
-    threads = [threading.Thread(target=use_the_store) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(use_the_store, 8)
     assert len(clients) == 8 and len({id(client) for client in clients}) == 1
     pool = clients[0].meta.config.max_pool_connections
     assert pool >= 8  # one pooled connection for every thread that may stream at once

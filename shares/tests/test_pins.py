@@ -6,13 +6,15 @@ from collections import Counter
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 from django.contrib.auth.hashers import make_password
 from django.db import connection
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from shares import keyed, services
 from shares.models import Share
+
+from .helpers import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -157,11 +159,7 @@ def test_wrong_pins_sent_at_once_are_counted_before_they_are_checked(live_server
             statuses.append(status)
         connection.close()
 
-    threads = [threading.Thread(target=guess, args=(url,)) for url in urls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(guess, len(urls), args=[(url,) for url in urls])
 
     checked = sum(Share.objects.values_list("pin_failures", flat=True))
     assert checked == 10, Counter(statuses)

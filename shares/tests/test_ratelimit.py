@@ -17,7 +17,7 @@ from shares.models import Share
 from shares.ratelimits import client_ip
 from shares.responses import LIMIT_REASONS
 
-from .helpers import TEST_REDIS_URL, jpeg_bytes, stored_keys
+from .helpers import TEST_REDIS_URL, in_threads, jpeg_bytes, stored_keys
 
 pytestmark = pytest.mark.django_db
 
@@ -420,11 +420,7 @@ def test_database_counters_count_exactly_under_concurrency(database_counters):
             counters.add("views:1", 1, ttl=60)
         connection.close()
 
-    workers = [threading.Thread(target=count) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    in_threads(count, threads)
     assert counters.get("views:1") == threads * per_thread
 
 
