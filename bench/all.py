@@ -15,7 +15,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -27,7 +27,7 @@ def figures(output: str) -> list[str]:
     lines = output.rstrip().splitlines()
     for index in range(len(lines) - 1, -1, -1):
         if not lines[index].strip():
-            return lines[index + 1:]
+            return lines[index + 1 :]
     return lines[-10:]
 
 
@@ -45,7 +45,9 @@ def machine() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
     parser.add_argument("--only", default="", help="comma-separated subset of: " + ", ".join(ORDER))
     args = parser.parse_args()
@@ -59,17 +61,27 @@ def main() -> None:
             continue
         print(f"== bench/{name}.py", flush=True)
         started = time.monotonic()
-        result = subprocess.run([sys.executable, str(script)], cwd=BENCH.parent, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, str(script)], cwd=BENCH.parent, capture_output=True, text=True
+        )
         elapsed = time.monotonic() - started
         print(result.stdout[-4000:], end="")
         if result.returncode != 0:
             print(result.stderr[-3000:], file=sys.stderr)
             failed.append(name)
-        sections.append((name, elapsed, figures(result.stdout) if result.returncode == 0 else ["FAILED"]))
+        sections.append(
+            (name, elapsed, figures(result.stdout) if result.returncode == 0 else ["FAILED"])
+        )
 
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    table = [f"# Benchmark results", "", f"- date: {stamp}", f"- machine: {machine()}",
-             "- command: `make bench` (= `.venv/bin/python bench/all.py --write`)", ""]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    table = [
+        "# Benchmark results",
+        "",
+        f"- date: {stamp}",
+        f"- machine: {machine()}",
+        "- command: `make bench` (= `.venv/bin/python bench/all.py --write`)",
+        "",
+    ]
     for name, elapsed, lines in sections:
         table += [f"## bench/{name}.py ({elapsed:.0f} s)", "", "```", *lines, "```", ""]
     text = "\n".join(table)

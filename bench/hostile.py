@@ -59,16 +59,25 @@ def turned_webp(count: int = 49) -> bytes:
     frames = [Image.new("RGB", (2000, 2000), colour) for colour in colours]
     exif = Image.Exif()
     exif[0x0112] = 6
-    return _encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100,
-                   loop=0, lossless=True, exif=exif.tobytes())
+    return _encode(
+        frames[0],
+        "WEBP",
+        save_all=True,
+        append_images=frames[1:],
+        duration=100,
+        loop=0,
+        lossless=True,
+        exif=exif.tobytes(),
+    )
 
 
 def big_avif() -> bytes:
     """7000x7000 (49 MP) of one smooth gradient: a few KB."""
     from PIL import Image
 
-    return _encode(Image.linear_gradient("L").resize((7000, 7000)).convert("RGB"), "AVIF",
-                   quality=10, speed=10)
+    return _encode(
+        Image.linear_gradient("L").resize((7000, 7000)).convert("RGB"), "AVIF", quality=10, speed=10
+    )
 
 
 def big_gif() -> bytes:
@@ -92,8 +101,9 @@ def adobe_html_jpeg() -> bytes:
 
 def padded_phys_png() -> bytes:
     phys = struct.pack(">IIB", 2835, 2835, 1)
-    return photos.png_with_chunk(b"pHYs", phys + b"<script>alert(1)</script> GPS 48.8584N 2.2945E",
-                                 size=(640, 480))
+    return photos.png_with_chunk(
+        b"pHYs", phys + b"<script>alert(1)</script> GPS 48.8584N 2.2945E", size=(640, 480)
+    )
 
 
 def text_bomb_png() -> bytes:
@@ -147,8 +157,12 @@ def upload(port: int, name: str, data: bytes) -> tuple[int, str]:
     body, content_type = multipart({"views": "1"}, {"photo": photo})
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     try:
-        conn.request("POST", "/api/shares", body=body,
-                     headers={"Content-Type": content_type, "Content-Length": str(len(body))})
+        conn.request(
+            "POST",
+            "/api/shares",
+            body=body,
+            headers={"Content-Type": content_type, "Content-Length": str(len(body))},
+        )
         response = conn.getresponse()
         answer = response.read()
     finally:
@@ -167,7 +181,7 @@ class Worker:
     def __init__(self, env: dict[str, str]):
         self.server = Gunicorn(env, workers=1)
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         self.server.__enter__()
         self.pid = self.server.worker_pids[0]
         status, text = upload(self.server.port, "warm.jpg", photos.jpeg_photo((640, 480)))
@@ -254,8 +268,10 @@ def main() -> None:
         heaviest = max(rows, key=lambda row: row[5])[0]  # the one that took most memory
         cycled = list(built.items())
         for title, files in (
-            (f"every file, cycled, {args.at_once} at once",
-             [cycled[index % len(cycled)] for index in range(args.at_once)]),
+            (
+                f"every file, cycled, {args.at_once} at once",
+                [cycled[index % len(cycled)] for index in range(args.at_once)],
+            ),
             (f"{args.at_once} x {heaviest}", [(heaviest, built[heaviest])] * args.at_once),
         ):
             with Worker(env) as worker:
@@ -269,22 +285,28 @@ def main() -> None:
             mixes.append((title, statuses, cpu, peak_kb, worker.idle_kb, seconds))
 
     print()
-    print("Hostile uploads: 1 gunicorn worker x 8 threads, fresh for each line, POST /api/shares "
-          f"(target: peak RSS <= {TARGET_MB} MB, CPU <= {TARGET_CPU:g} s an upload)")
+    print(
+        "Hostile uploads: 1 gunicorn worker x 8 threads, fresh for each line, POST /api/shares "
+        f"(target: peak RSS <= {TARGET_MB} MB, CPU <= {TARGET_CPU:g} s an upload)"
+    )
     for name, size, status, text, cpu, peak_kb, idle_kb, seconds in rows:
         peak_mb = peak_kb / 1024
-        print(f"  {name:44} {size / 1000:8.1f} KB  CPU {cpu:5.2f} s  peak RSS {peak_mb:5.0f} MB "
-              f"(idle {idle_kb / 1024:.0f})  {seconds:5.1f} s  {verdict(cpu, peak_mb)}")
+        print(
+            f"  {name:44} {size / 1000:8.1f} KB  CPU {cpu:5.2f} s  peak RSS {peak_mb:5.0f} MB "
+            f"(idle {idle_kb / 1024:.0f})  {seconds:5.1f} s  {verdict(cpu, peak_mb)}"
+        )
         print(f"      {status} {text}")
     for title, statuses, cpu, peak_kb, idle_kb, seconds in mixes:
         peak_mb = peak_kb / 1024
         uploads = sum(statuses.values())
         answers = ", ".join(f"{count} x {status}" for status, count in sorted(statuses.items()))
         print(f"  mix: {title}")
-        print(f"      CPU {cpu:5.2f} s ({cpu / uploads:.2f} s an upload)  "
-              f"peak RSS {peak_mb:5.0f} MB "
-              f"(idle {idle_kb / 1024:.0f})  {seconds:5.1f} s  answers {answers}  "
-              f"{verdict(cpu / uploads, peak_mb)}")
+        print(
+            f"      CPU {cpu:5.2f} s ({cpu / uploads:.2f} s an upload)  "
+            f"peak RSS {peak_mb:5.0f} MB "
+            f"(idle {idle_kb / 1024:.0f})  {seconds:5.1f} s  answers {answers}  "
+            f"{verdict(cpu / uploads, peak_mb)}"
+        )
 
 
 if __name__ == "__main__":

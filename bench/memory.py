@@ -26,7 +26,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    ROOT, Gunicorn, MotoServer, SeaweedServer, base_env, create_share, fresh_database, manage, noise_jpeg,
+    ROOT,
+    Gunicorn,
+    MotoServer,
+    SeaweedServer,
+    base_env,
+    create_share,
+    fresh_database,
+    manage,
+    noise_jpeg,
     proc_status_kb,
 )
 
@@ -94,7 +102,9 @@ def report_lines(rows: list[tuple[str, int, int, int]], clients: int) -> list[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--megabytes", type=float, default=25)
     parser.add_argument("--backends", default="local,moto,seaweedfs")
@@ -103,15 +113,23 @@ def main() -> None:
     backends = args.backends.split(",")
 
     rows = []
-    with tempfile.TemporaryDirectory(prefix="seen-bench-memory-") as tmp, contextlib.ExitStack() as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="seen-bench-memory-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         workdir = Path(tmp)
         photo = workdir / "photo.jpg"
         photo.write_bytes(photo_of(args.megabytes))
-        env = base_env(DATABASE_URL=fresh_database("seen_bench_memory"), SEEN_DATA_DIR=str(workdir / "data"))
+        env = base_env(
+            DATABASE_URL=fresh_database("seen_bench_memory"), SEEN_DATA_DIR=str(workdir / "data")
+        )
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput")
         choices = {"local": ("local folder", lambda: env)}
-        choices["moto"] = ("S3 (moto server)", lambda: {**env, **stack.enter_context(MotoServer("seen-memory")).env()})
+        choices["moto"] = (
+            "S3 (moto server)",
+            lambda: {**env, **stack.enter_context(MotoServer("seen-memory")).env()},
+        )
         choices["seaweedfs"] = (
             "S3 (SeaweedFS)",
             lambda: {**env, **stack.enter_context(SeaweedServer("seen-memory", workdir)).env()},
@@ -124,8 +142,10 @@ def main() -> None:
             rows.append((name, size, before, after))
 
     print()
-    print(f"Memory while streaming: 1 fresh gunicorn worker (8 threads), {args.clients} concurrent "
-          "downloads of one photo, VmHWM before the first request and after")
+    print(
+        f"Memory while streaming: 1 fresh gunicorn worker (8 threads), {args.clients} concurrent "
+        "downloads of one photo, VmHWM before the first request and after"
+    )
     for line in report_lines(rows, args.clients):
         print(line)
 

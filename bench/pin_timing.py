@@ -34,7 +34,9 @@ FORM = "application/x-www-form-urlencoded"
 FLOODERS = 45
 
 
-def request(port: int, method: str, path: str, body: bytes = b"", content_type: str = "") -> tuple[int, float]:
+def request(
+    port: int, method: str, path: str, body: bytes = b"", content_type: str = ""
+) -> tuple[int, float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Content-Type": content_type} if content_type else {}
     started = time.perf_counter()
@@ -69,7 +71,9 @@ def to_pbkdf2(env: dict[str, str], token: str, pin: str) -> None:
     subprocess.run([PYTHON, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True)
 
 
-def timed(port: int, rounds: int, method: str, path: str, body: bytes, kind: str, expected: int) -> float:
+def timed(
+    port: int, rounds: int, method: str, path: str, body: bytes, kind: str, expected: int
+) -> float:
     times = []
     for _ in range(rounds):
         status, elapsed = request(port, method, path, body, kind)
@@ -90,7 +94,9 @@ def page_during_flood(port: int, rounds: int, paths: list[str]) -> tuple[float, 
             with lock:
                 posted[0] += 1
 
-    threads = [threading.Thread(target=flood, args=(paths[i % len(paths)],)) for i in range(FLOODERS)]
+    threads = [
+        threading.Thread(target=flood, args=(paths[i % len(paths)],)) for i in range(FLOODERS)
+    ]
     for thread in threads:
         thread.start()
     time.sleep(1)  # let the flood build up before measuring
@@ -135,7 +141,9 @@ def main() -> None:
             pbkdf2_wrong = timed(port, args.rounds, "POST", f"/s/{old_token}", wrong, FORM, 403)
             unknown = timed(port, args.rounds, "POST", "/s/" + "A" * 32, wrong, FORM, 404)
             idle_page = timed(port, args.rounds, "GET", "/", b"", "", 200)
-            hmac_flood = page_during_flood(port, args.rounds, [f"/s/{hmac_token}", "/s/" + "B" * 32])
+            hmac_flood = page_during_flood(
+                port, args.rounds, [f"/s/{hmac_token}", "/s/" + "B" * 32]
+            )
             pbkdf2_flood = page_during_flood(port, args.rounds, [f"/s/{old_token}"])
 
     print(f"\nPIN cost, gunicorn 2x8, median of {args.rounds} sequential requests (ms)")
@@ -144,8 +152,10 @@ def main() -> None:
     print(f"  unknown link (404)             {unknown:8.1f}")
     print(f"  GET / idle                     {idle_page:8.1f}")
     for name, (median, worst, posted) in (("HMAC", hmac_flood), ("PBKDF2", pbkdf2_flood)):
-        print(f"  GET / under {FLOODERS} wrong-PIN clients ({name:6s}): median {median:7.1f}, "
-              f"worst {worst:7.1f} ({posted} PIN posts)")
+        print(
+            f"  GET / under {FLOODERS} wrong-PIN clients ({name:6s}): median {median:7.1f}, "
+            f"worst {worst:7.1f} ({posted} PIN posts)"
+        )
 
 
 if __name__ == "__main__":

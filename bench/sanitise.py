@@ -57,7 +57,9 @@ def reencode_upright(data: bytes) -> bytes:
     """What Seen's first version did to get an upright copy without metadata."""
     with Image.open(io.BytesIO(data)) as image:
         out = io.BytesIO()
-        ImageOps.exif_transpose(image).save(out, format="JPEG", quality=95, icc_profile=image.info.get("icc_profile"))
+        ImageOps.exif_transpose(image).save(
+            out, format="JPEG", quality=95, icc_profile=image.info.get("icc_profile")
+        )
         return out.getvalue()
 
 
@@ -84,17 +86,25 @@ def main() -> None:
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
     cleaned = images.clean_photo(io.BytesIO(data), max_pixels=MAX_PIXELS)
-    print(f"input: {width}x{height} JPEG, {len(data) / 1e6:.2f} MB with EXIF/GPS/thumbnail/XMP/IPTC/ICC")
+    print(
+        f"input: {width}x{height} JPEG, {len(data) / 1e6:.2f} MB with EXIF/GPS/thumbnail/XMP/IPTC/ICC"
+    )
     print(f"output: {len(cleaned.data) / 1e6:.2f} MB, removed: {', '.join(cleaned.removed)}")
 
-    clean_time, reencode_time, upright_time = median_seconds([clean, reencode, reencode_upright], data, args.runs)
+    clean_time, reencode_time, upright_time = median_seconds(
+        [clean, reencode, reencode_upright], data, args.runs
+    )
     ratio = clean_time / reencode_time
     print()  # bench/all.py takes the figures after the last blank line
     print(f"12 MP camera JPEG, {len(data) / 1e6:.2f} MB")
     print(f"clean_photo:          {clean_time * 1000:8.1f} ms  (median of {args.runs})")
     print(f"Pillow re-encode q95: {reencode_time * 1000:8.1f} ms  (median of {args.runs})")
-    print(f"ratio clean/re-encode: {ratio:.3f}x  (target <= 0.25x: {'met' if ratio <= 0.25 else 'NOT met'})")
-    print(f"re-encode upright q95 (Seen before): {upright_time * 1000:.1f} ms, ratio {clean_time / upright_time:.3f}x")
+    print(
+        f"ratio clean/re-encode: {ratio:.3f}x  (target <= 0.25x: {'met' if ratio <= 0.25 else 'NOT met'})"
+    )
+    print(
+        f"re-encode upright q95 (Seen before): {upright_time * 1000:.1f} ms, ratio {clean_time / upright_time:.3f}x"
+    )
 
 
 if __name__ == "__main__":

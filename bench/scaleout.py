@@ -17,19 +17,37 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Gunicorn, MotoServer, base_env, create_share, fresh_database, manage, noise_jpeg  # noqa: E402
+from common import (
+    ROOT,
+    Gunicorn,
+    MotoServer,
+    base_env,
+    create_share,
+    fresh_database,
+    manage,
+    noise_jpeg,
+)  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--viewers", type=int, default=200)
     parser.add_argument("--views", type=int, default=5, choices=[1, 3, 5, 10])
     args = parser.parse_args()
     (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
 
-    with tempfile.TemporaryDirectory(prefix="seen-bench-scaleout-") as tmp, MotoServer("seen-scaleout") as moto:
+    with (
+        tempfile.TemporaryDirectory(prefix="seen-bench-scaleout-") as tmp,
+        MotoServer("seen-scaleout") as moto,
+    ):
         workdir = Path(tmp)
-        env = base_env(DATABASE_URL=fresh_database("seen_bench_scaleout"), SEEN_DATA_DIR=str(workdir), **moto.env())
+        env = base_env(
+            DATABASE_URL=fresh_database("seen_bench_scaleout"),
+            SEEN_DATA_DIR=str(workdir),
+            **moto.env(),
+        )
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput")
         photo = workdir / "photo.jpg"
@@ -76,13 +94,24 @@ def main() -> None:
     gone = outcomes.get(410, 0)
     errors = args.viewers - images - gone
     print()
-    print(f"Exactly N across processes: 2 gunicorn instances (2 workers x 8 threads each), "
-          f"{args.viewers} concurrent viewers, {args.views}-view share, {elapsed:.2f} s")
-    print(f"  images served   {images}  (first server {per_server[ports[0]]}, second {per_server[ports[1]]})")
+    print(
+        f"Exactly N across processes: 2 gunicorn instances (2 workers x 8 threads each), "
+        f"{args.viewers} concurrent viewers, {args.views}-view share, {elapsed:.2f} s"
+    )
+    print(
+        f"  images served   {images}  (first server {per_server[ports[0]]}, second {per_server[ports[1]]})"
+    )
     print(f"  410 gone        {gone}")
-    print(f"  other/errors    {errors}  {dict((k, v) for k, v in outcomes.items() if k not in (200, 410))}")
+    print(
+        f"  other/errors    {errors}  {dict((k, v) for k, v in outcomes.items() if k not in (200, 410))}"
+    )
     print(f"  objects left in the bucket after the last view: {objects_left}")
-    ok = images == args.views and gone == args.viewers - args.views and errors == 0 and objects_left == 0
+    ok = (
+        images == args.views
+        and gone == args.viewers - args.views
+        and errors == 0
+        and objects_left == 0
+    )
     print(f"  result          {'exactly N: OK' if ok else 'FAILED'}")
     if not ok:
         raise SystemExit(1)

@@ -14,7 +14,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    ROOT, Gunicorn, MotoServer, base_env, fresh_database, load, manage, multipart, noise_jpeg,
+    ROOT,
+    Gunicorn,
+    MotoServer,
+    base_env,
+    fresh_database,
+    load,
+    manage,
+    multipart,
+    noise_jpeg,
 )
 
 
@@ -36,7 +44,9 @@ def camera_jpeg(megabytes: float = 3.0) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=4)
@@ -47,21 +57,46 @@ def main() -> None:
     body, content_type = multipart({"views": "1"}, {"photo": ("IMG_0001.jpg", photo, "image/jpeg")})
     headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
     results = {}
-    with tempfile.TemporaryDirectory(prefix="seen-bench-upload-") as tmp, MotoServer("seen-upload") as moto:
-        env = base_env(DATABASE_URL=fresh_database("seen_bench_upload"), SEEN_DATA_DIR=str(Path(tmp)))
+    with (
+        tempfile.TemporaryDirectory(prefix="seen-bench-upload-") as tmp,
+        MotoServer("seen-upload") as moto,
+    ):
+        env = base_env(
+            DATABASE_URL=fresh_database("seen_bench_upload"), SEEN_DATA_DIR=str(Path(tmp))
+        )
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput")
-        for name, backend_env in (("local folder", env), ("S3 (moto server)", {**env, **moto.env()})):
+        for name, backend_env in (
+            ("local folder", env),
+            ("S3 (moto server)", {**env, **moto.env()}),
+        ):
             with Gunicorn(backend_env) as server:
-                load(server.port, "POST", "/api/shares", body=body, headers=headers, max_requests=4,
-                     concurrency=2, expect_status=201)
+                load(
+                    server.port,
+                    "POST",
+                    "/api/shares",
+                    body=body,
+                    headers=headers,
+                    max_requests=4,
+                    concurrency=2,
+                    expect_status=201,
+                )
                 results[name] = load(
-                    server.port, "POST", "/api/shares", body=body, headers=headers, expect_status=201,
-                    concurrency=args.concurrency, max_requests=args.requests, max_seconds=args.seconds,
+                    server.port,
+                    "POST",
+                    "/api/shares",
+                    body=body,
+                    headers=headers,
+                    expect_status=201,
+                    concurrency=args.concurrency,
+                    max_requests=args.requests,
+                    max_seconds=args.seconds,
                 )
     print()
-    print(f"Upload throughput: {len(photo) / 1e6:.1f} MB camera JPEG with EXIF/GPS, POST /api/shares, "
-          f"gunicorn 2 workers x 8 threads, {args.concurrency} clients")
+    print(
+        f"Upload throughput: {len(photo) / 1e6:.1f} MB camera JPEG with EXIF/GPS, POST /api/shares, "
+        f"gunicorn 2 workers x 8 threads, {args.concurrency} clients"
+    )
     for name, result in results.items():
         print(f"  {name:18} {result.summary()}")
         if result.errors:

@@ -37,8 +37,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    ROOT, Gunicorn, LoadResult, MotoServer, SeaweedServer, base_env, bounded_load, client_ports, create_share,
-    fresh_database, load, manage, noise_jpeg,
+    ROOT,
+    Gunicorn,
+    LoadResult,
+    MotoServer,
+    SeaweedServer,
+    base_env,
+    bounded_load,
+    client_ports,
+    create_share,
+    fresh_database,
+    load,
+    manage,
+    noise_jpeg,
 )
 from memory import big_share, fresh_worker_peak, photo_of, report_lines  # noqa: E402
 
@@ -46,9 +57,7 @@ STATIC_NAME = "bench/photo-1mb.jpg"
 WORKERS, THREADS = 2, 8  # the deployed defaults (seen/gunicorn.py)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 HIGH = "1000000/m"
-LIMITS_ON = {name: HIGH for name in (
-    "SEEN_RATE_LIMIT_UPLOADS", "SEEN_RATE_LIMIT_VIEWS", "SEEN_RATE_LIMIT_PIN_FAILURES", "SEEN_RATE_LIMIT_MANAGE",
-)}
+LIMITS_ON = dict.fromkeys(("SEEN_RATE_LIMIT_UPLOADS", "SEEN_RATE_LIMIT_VIEWS", "SEEN_RATE_LIMIT_PIN_FAILURES", "SEEN_RATE_LIMIT_MANAGE"), HIGH)
 VIEW = dict(body=b"", headers={"Content-Length": "0"})
 
 
@@ -73,10 +82,16 @@ def boto3_loop(s3_env: dict[str, str], key: str, **limits) -> LoadResult:
     from botocore.config import Config
 
     client = boto3.client(
-        "s3", endpoint_url=s3_env["AWS_S3_ENDPOINT_URL"], region_name="us-east-1",
-        aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-        config=Config(max_pool_connections=THREADS + 2, response_checksum_validation="when_required",
-                      s3={"addressing_style": "path"}),
+        "s3",
+        endpoint_url=s3_env["AWS_S3_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
+        config=Config(
+            max_pool_connections=THREADS + 2,
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path"},
+        ),
     )
     bucket = s3_env["AWS_STORAGE_BUCKET_NAME"]
 
@@ -89,23 +104,36 @@ def boto3_loop(s3_env: dict[str, str], key: str, **limits) -> LoadResult:
 
         return attempt
 
-    bounded_load(boto3_client, concurrency=limits["concurrency"], max_requests=20, max_seconds=10)  # warm up
+    bounded_load(
+        boto3_client, concurrency=limits["concurrency"], max_requests=20, max_seconds=10
+    )  # warm up
     return bounded_load(boto3_client, **limits)
 
 
-def connections_per_views(env: dict[str, str], token: str, s3_port: int, views: int, concurrency: int) -> int:
+def connections_per_views(
+    env: dict[str, str], token: str, s3_port: int, views: int, concurrency: int
+) -> int:
     """New TCP connections towards the S3 server while a fresh server answers `views` views."""
     with Gunicorn(env, workers=WORKERS, threads=THREADS) as server:
         before = client_ports(s3_port)
-        result = load(server.port, "POST", f"/s/{token}", **VIEW, concurrency=concurrency,
-                      max_requests=views, max_seconds=120)
+        result = load(
+            server.port,
+            "POST",
+            f"/s/{token}",
+            **VIEW,
+            concurrency=concurrency,
+            max_requests=views,
+            max_seconds=120,
+        )
         after = client_ports(s3_port)
     if result.errors or result.requests != views:
         raise SystemExit(f"connection count: {result.errors} errors in {result.requests} views")
     return len(after - before)
 
 
-def run_backend(name: str, env: dict[str, str], args, photo: Path, workdir: Path, s3_port: int | None) -> dict:
+def run_backend(
+    name: str, env: dict[str, str], args, photo: Path, workdir: Path, s3_port: int | None
+) -> dict:
     static_file = ROOT / "staticfiles" / STATIC_NAME
     stored = workdir / f"stored-{name}.jpg"
     token, key = create_share(env, photo, stored, views=0)
@@ -114,19 +142,28 @@ def run_backend(name: str, env: dict[str, str], args, photo: Path, workdir: Path
     static_file.parent.mkdir(parents=True, exist_ok=True)
     static_file.write_bytes(stored.read_bytes())
     size = stored.stat().st_size
-    on_env = {**env, **LIMITS_ON, "REDIS_URL": REDIS_URL, "SEEN_RATE_LIMIT_PREFIX": f"bench:{os.urandom(4).hex()}"}
+    on_env = {
+        **env,
+        **LIMITS_ON,
+        "REDIS_URL": REDIS_URL,
+        "SEEN_RATE_LIMIT_PREFIX": f"bench:{os.urandom(4).hex()}",
+    }
     db_env = {**env, **LIMITS_ON}
     db_env.pop("REDIS_URL", None)
     figures: dict = {"size": size}
-    options = dict(concurrency=args.concurrency, max_requests=args.requests, max_seconds=args.seconds)
+    options = dict(
+        concurrency=args.concurrency, max_requests=args.requests, max_seconds=args.seconds
+    )
     try:
         if s3_port is not None:
             figures["connections"] = connections_per_views(
                 on_env, token, s3_port, args.connection_views, args.concurrency
             )
         with contextlib.ExitStack() as stack:
-            servers = {label: stack.enter_context(Gunicorn(variant, workers=WORKERS, threads=THREADS))
-                       for label, variant in (("on", on_env), ("off", env), ("db", db_env))}
+            servers = {
+                label: stack.enter_context(Gunicorn(variant, workers=WORKERS, threads=THREADS))
+                for label, variant in (("on", on_env), ("off", env), ("db", db_env))
+            }
             for server in servers.values():
                 load(server.port, "POST", f"/s/{token}", max_requests=40, **VIEW)  # warm up
             load(servers["on"].port, "GET", f"/static/{STATIC_NAME}", max_requests=40)
@@ -134,10 +171,12 @@ def run_backend(name: str, env: dict[str, str], args, photo: Path, workdir: Path
             for _ in range(args.rounds):
                 for label, server in servers.items():
                     runs.setdefault(f"view {label}", []).append(
-                        load(server.port, "POST", f"/s/{token}", **VIEW, **options))
+                        load(server.port, "POST", f"/s/{token}", **VIEW, **options)
+                    )
                     if label == "on":
                         runs.setdefault("static", []).append(
-                            load(server.port, "GET", f"/static/{STATIC_NAME}", **options))
+                            load(server.port, "GET", f"/static/{STATIC_NAME}", **options)
+                        )
                         if s3_port is not None:
                             runs.setdefault("boto3", []).append(boto3_loop(env, key, **options))
     finally:
@@ -146,7 +185,9 @@ def run_backend(name: str, env: dict[str, str], args, photo: Path, workdir: Path
         result = pooled(results)
         expected = result.requests * size
         if result.errors or result.bytes_received != expected:
-            raise SystemExit(f"{name} {label}: {result.errors} errors, {result.bytes_received} of {expected} bytes")
+            raise SystemExit(
+                f"{name} {label}: {result.errors} errors, {result.bytes_received} of {expected} bytes"
+            )
         figures[label] = (result, [r.rate for r in results])
     print(f"  [{name}] photo {size / 1e6:.2f} MB, done", flush=True)
     return figures
@@ -155,14 +196,22 @@ def run_backend(name: str, env: dict[str, str], args, photo: Path, workdir: Path
 def line(label: str, figure: tuple[LoadResult, list[float]]) -> str:
     result, rates = figure
     rounds = ", ".join(f"{rate:.1f}" for rate in rates)
-    return (f"  {label:<26}{result.rate:7.1f}/s ({rounds})  p50 {result.percentile(50):6.1f} ms  "
-            f"p99 {result.percentile(99):6.1f} ms  n={result.requests}")
+    return (
+        f"  {label:<26}{result.rate:7.1f}/s ({rounds})  p50 {result.percentile(50):6.1f} ms  "
+        f"p99 {result.percentile(99):6.1f} ms  n={result.requests}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=3000, help="request cap per measurement (default 3000)")
-    parser.add_argument("--seconds", type=float, default=5, help="time cap per measurement (default 5)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--requests", type=int, default=3000, help="request cap per measurement (default 3000)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=5, help="time cap per measurement (default 5)"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
     parser.add_argument("--concurrency", type=int, default=8, help="client connections (default 8)")
     parser.add_argument("--backends", default="local,moto,seaweedfs")
@@ -176,12 +225,17 @@ def main() -> None:
 
     table: dict[str, dict] = {}
     memory_rows = []
-    with tempfile.TemporaryDirectory(prefix="seen-bench-view-") as tmp, contextlib.ExitStack() as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="seen-bench-view-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         workdir = Path(tmp)
         photo = workdir / "photo.jpg"
         photo.write_bytes(one_megabyte_jpeg())
-        env = base_env(DATABASE_URL=fresh_database("seen_bench_view") + os.environ.get("BENCH_DB_OPTIONS", ""),
-                       SEEN_DATA_DIR=str(workdir / "data"))
+        env = base_env(
+            DATABASE_URL=fresh_database("seen_bench_view") + os.environ.get("BENCH_DB_OPTIONS", ""),
+            SEEN_DATA_DIR=str(workdir / "data"),
+        )
         env.pop("REDIS_URL", None)
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput")
@@ -215,9 +269,11 @@ def main() -> None:
                 memory_rows.append((label, size, before, after))
 
     print()
-    print(f"View throughput, 1 MB photo, unlimited share, fresh gunicorn {WORKERS} workers x {THREADS} threads "
-          f"({os.cpu_count()} cores), {args.concurrency} connections, {args.rounds} interleaved rounds of "
-          f"<= {args.seconds:g} s; limits on = {HIGH} counted in Redis")
+    print(
+        f"View throughput, 1 MB photo, unlimited share, fresh gunicorn {WORKERS} workers x {THREADS} threads "
+        f"({os.cpu_count()} cores), {args.concurrency} connections, {args.rounds} interleaved rounds of "
+        f"<= {args.seconds:g} s; limits on = {HIGH} counted in Redis"
+    )
     for backend, figures in table.items():
         print(f"{backend}:")
         view, static = figures["view on"][0], figures["static"][0]
@@ -229,18 +285,30 @@ def main() -> None:
         print(line("view, limits in database", figures["view db"]))
         print(f"  view/static {view.rate / static.rate:.2f} (target >= 0.5)", end="")
         if "boto3" in figures:
-            print(f"  view/boto3 {view.rate / figures['boto3'][0].rate:.2f} (target >= 0.8)", end="")
+            print(
+                f"  view/boto3 {view.rate / figures['boto3'][0].rate:.2f} (target >= 0.8)", end=""
+            )
         off = figures["view off"][0]
-        print(f"  limits on/off {view.rate / off.rate:.2f} (target >= 0.9)"
-              f"  database/off {figures['view db'][0].rate / off.rate:.2f}")
+        print(
+            f"  limits on/off {view.rate / off.rate:.2f} (target >= 0.9)"
+            f"  database/off {figures['view db'][0].rate / off.rate:.2f}"
+        )
         if "connections" in figures:
             opened = figures["connections"]
-            note = "  (moto closes every connection: ~100 whatever the client)" if "moto" in backend else ""
-            print(f"  S3 connections opened: {opened} over {args.connection_views} views, "
-                  f"{opened * 100 / args.connection_views:.1f} per 100 (target <= {WORKERS * THREADS}, "
-                  f"one per worker thread){note}")
+            note = (
+                "  (moto closes every connection: ~100 whatever the client)"
+                if "moto" in backend
+                else ""
+            )
+            print(
+                f"  S3 connections opened: {opened} over {args.connection_views} views, "
+                f"{opened * 100 / args.connection_views:.1f} per 100 (target <= {WORKERS * THREADS}, "
+                f"one per worker thread){note}"
+            )
     if memory_rows:
-        print("Peak RSS of a fresh worker (1 worker x 8 threads), 8 concurrent downloads, VmHWM before/after:")
+        print(
+            "Peak RSS of a fresh worker (1 worker x 8 threads), 8 concurrent downloads, VmHWM before/after:"
+        )
         for row in report_lines(memory_rows, 8):
             print("  " + row)
 

@@ -29,4 +29,3 @@ errorlog = "-"
 logger_class = "seen.logredact.RedactingLogger"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
 control_socket_disable = True
-

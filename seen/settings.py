@@ -127,9 +127,7 @@ TEMPLATES = [
 
 try:
     DATABASES = {
-        "default": env.db_url(
-            "DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'seen.sqlite3'}"
-        )
+        "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'seen.sqlite3'}")
     }
 except (ImproperlyConfigured, ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL I understand: {exc}") from None
@@ -347,8 +345,7 @@ def _rate(name: str, default: str) -> str | None:
         return None
     if not re.fullmatch(r"[1-9][0-9]*/([1-9][0-9]*)?[smhd]", raw):
         raise ImproperlyConfigured(
-            f"{name} must be a count per period such as 20/h, 30/m or 10/15m (or off), "
-            f"not {raw!r}"
+            f"{name} must be a count per period such as 20/h, 30/m or 10/15m (or off), not {raw!r}"
         )
     return raw
 
@@ -378,9 +375,7 @@ SEEN_RATE_LIMITS = {
 REDIS_URL = env.str("REDIS_URL", default="").strip()
 if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
-        raise ImproperlyConfigured(
-            "REDIS_URL must start with redis://, rediss:// or unix://"
-        )
+        raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
 # What every rate-limit counter's key starts with, in Redis.
 SEEN_RATE_LIMIT_PREFIX = env.str("SEEN_RATE_LIMIT_PREFIX", default="seen:rl").strip() or "seen:rl"
 

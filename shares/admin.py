@@ -122,8 +122,8 @@ class OwnFiltersOnly:
             if isinstance(item, type) and issubclass(item, ListFilter):
                 spec = item(request, {}, self.model, self)
             else:
-                field_path, filter_class = item if isinstance(item, (list, tuple)) else (
-                    item, FieldListFilter.create
+                field_path, filter_class = (
+                    item if isinstance(item, (list, tuple)) else (item, FieldListFilter.create)
                 )
                 field = get_fields_from_path(self.model, field_path)[-1]
                 spec = filter_class(field, request, {}, self.model, self, field_path=field_path)
@@ -159,16 +159,37 @@ class ReportInline(ReadOnly, admin.TabularInline):
 @admin.register(Share)
 class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmin):
     list_display = [
-        "id", "status", "reports", "created_at", "expires_at", "views", "pin", "content_type", "size",
+        "id",
+        "status",
+        "reports",
+        "created_at",
+        "expires_at",
+        "views",
+        "pin",
+        "content_type",
+        "size",
     ]
     list_filter = [StatusFilter, ReportsFilter, HasPinFilter, "content_type"]
     date_hierarchy = "created_at"
     actions = ["remove", "restore", "dismiss_reports"]
     # Deliberately no token_hash, manage_token_hash, pin_hash or photo_key.
     fields = [
-        "id", "status", "reports", "created_at", "expires_at", "views", "pin", "prevent_download",
-        "content_type", "size", "dimensions", "suspended_at", "ended_at", "photo_deleted_at",
-        "delete_failures", "last_delete_error",
+        "id",
+        "status",
+        "reports",
+        "created_at",
+        "expires_at",
+        "views",
+        "pin",
+        "prevent_download",
+        "content_type",
+        "size",
+        "dimensions",
+        "suspended_at",
+        "ended_at",
+        "photo_deleted_at",
+        "delete_failures",
+        "last_delete_error",
     ]
     readonly_fields = fields
     inlines = [ReportInline]
@@ -176,18 +197,14 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
 
     def get_queryset(self, request):
         # Not super(): it orders before the counts the ordering uses are annotated.
-        return (
-            Share.objects.annotate(
-                report_count=Count("reports"),
-                open_report_count=Count("reports", filter=Q(reports__status=ReportStatus.OPEN)),
-            )
-            .order_by(*self.get_ordering(request))
-        )
+        return Share.objects.annotate(
+            report_count=Count("reports"),
+            open_report_count=Count("reports", filter=Q(reports__status=ReportStatus.OPEN)),
+        ).order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
         # The desk's queue: shares with open reports first, then any reported, then newest.
         return ["-open_report_count", "-report_count", "-created_at"]
-
 
     @admin.display(description="status")
     def status(self, share: Share) -> str:
@@ -198,7 +215,9 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         if not share.report_count:
             return "–"
         url = reverse("admin:shares_report_changelist") + f"?share_number={share.pk}"
-        return format_html('<a href="{}">{} / {}</a>', url, share.open_report_count, share.report_count)
+        return format_html(
+            '<a href="{}">{} / {}</a>', url, share.open_report_count, share.report_count
+        )
 
     @admin.display(description="views")
     def views(self, share: Share) -> str:
@@ -253,9 +272,9 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
     )
     def dismiss_reports(self, request, queryset):
         share_ids = list(queryset.values_list("pk", flat=True))
-        report_ids = Report.objects.filter(share_id__in=share_ids, status=ReportStatus.OPEN).values_list(
-            "pk", flat=True
-        )
+        report_ids = Report.objects.filter(
+            share_id__in=share_ids, status=ReportStatus.OPEN
+        ).values_list("pk", flat=True)
         dismissed = services.reports_dismiss(report_ids=list(report_ids), actor=request.user)
         self.message_user(request, f"Dismissed {dismissed} reports.", messages.SUCCESS)
 
@@ -271,7 +290,10 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         return [preview, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_preview": self.has_preview_permission(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_preview": self.has_preview_permission(request),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -299,7 +321,10 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
             except (services.ShareNotFound, services.PhotoMissing):
                 error, status = "The photo is missing from storage.", 404
             except services.StorageUnavailable:
-                error, status = "Photo storage is unavailable right now. Try again in a minute.", 503
+                error, status = (
+                    "Photo storage is unavailable right now. Try again in a minute.",
+                    503,
+                )
             else:
                 response = FileResponse(preview.stream, content_type=preview.content_type)
                 response["Content-Length"] = str(preview.size_bytes)
@@ -319,19 +344,34 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
 
 @admin.register(Report)
 class ReportAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmin):
-    list_display = ["created_at", "share_link", "reason", "short_details", "status", "resolved_at", "resolved_by"]
+    list_display = [
+        "created_at",
+        "share_link",
+        "reason",
+        "short_details",
+        "status",
+        "resolved_at",
+        "resolved_by",
+    ]
     list_filter = ["status", "reason"]
     date_hierarchy = "created_at"
     # The share list links each share's reports by share id (ShareAdmin.reports).
     linked_lookups = frozenset({"share_number"})
     actions = ["dismiss"]
-    fields = ["share_link", "reason", "details", "created_at", "status", "resolved_at", "resolved_by"]
+    fields = [
+        "share_link",
+        "reason",
+        "details",
+        "created_at",
+        "status",
+        "resolved_at",
+        "resolved_by",
+    ]
     readonly_fields = fields
 
     def get_ordering(self, request):
         # Open reports first ("open" sorts after "actioned" and "dismissed"), newest first.
         return ["-status", "-created_at"]
-
 
     @admin.display(description="share", ordering="share_number")
     def share_link(self, report: Report) -> str:
@@ -363,7 +403,6 @@ class ModerationEventAdmin(OwnFiltersOnly, ReadOnly, admin.ModelAdmin):
     actions = None
     fields = ["created_at", "actor_name", "action", "share_link", "note"]
     readonly_fields = fields
-
 
     @admin.display(description="share", ordering="share_number")
     def share_link(self, event: ModerationEvent) -> str:

@@ -4,8 +4,17 @@ from django.conf import settings
 from .models import ReportReason
 from .services import VIEW_CHOICES
 
-_BOOLEANS = {"": False, "0": False, "false": False, "off": False, "no": False,
-             "1": True, "true": True, "on": True, "yes": True}
+_BOOLEANS = {
+    "": False,
+    "0": False,
+    "false": False,
+    "off": False,
+    "no": False,
+    "1": True,
+    "true": True,
+    "on": True,
+    "yes": True,
+}
 
 
 def expiry_label(seconds: int) -> str:

@@ -28,4 +28,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
     except photostore.StorageUnavailable:
         checks["storage"] = "unavailable"
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )

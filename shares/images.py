@@ -36,8 +36,9 @@ import struct
 import threading
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Iterator
+from typing import IO
 
 import pillow_heif
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
@@ -238,8 +239,10 @@ def _decode_cost(image: Image.Image, frames: int) -> int:
 def _check_budget(cost: int, budget: _Budget, image: Image.Image, frames: int) -> None:
     if cost <= budget.decode_bytes:
         return
-    what = f"{frames} frames of {image.width}x{image.height} pixels" if frames > 1 else (
-        f"{image.width}x{image.height} pixels"
+    what = (
+        f"{frames} frames of {image.width}x{image.height} pixels"
+        if frames > 1
+        else (f"{image.width}x{image.height} pixels")
     )
     raise InvalidPhoto(
         f"The photo is too large to decode ({what} need {_megabytes(cost)} MB): "
@@ -300,7 +303,20 @@ def _signature(raw: bytes) -> str | None:
     return None
 
 
-_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1", b"avif", b"avis")
+_HEIF_BRANDS = (
+    b"heic",
+    b"heix",
+    b"heim",
+    b"heis",
+    b"hevc",
+    b"hevx",
+    b"hevm",
+    b"hevs",
+    b"mif1",
+    b"msf1",
+    b"avif",
+    b"avis",
+)
 
 
 def _looks_like_a_photo(raw: bytes) -> bool:
@@ -318,9 +334,7 @@ def _decode_fully(
     broken, or if decoding it would need more than the budget (checked first, also when
     `decode` is false because the caller decodes it anyway). `frames` is the count the
     strip step made. Returns the stored (unrotated) width and height."""
-    with _decoding(budget.pixels), Image.open(
-        io.BytesIO(data), formats=[fmt]
-    ) as image:
+    with _decoding(budget.pixels), Image.open(io.BytesIO(data), formats=[fmt]) as image:
         if image.width * image.height > budget.pixels:
             raise _too_large(budget.pixels, image.size)
         if fmt != "GIF":  # GIF's was counted while its blocks were parsed
@@ -420,7 +434,15 @@ class _Found:
         if ifd1:
             self.add(THUMBNAIL)
         known = {0x0112, 0x8769, 0x8825}
-        if set(ifd0) - known or set(details) - {0x9003, 0x9004, 0xA431, 0xA433, 0xA434, 0xA435, 0x927C}:
+        if set(ifd0) - known or set(details) - {
+            0x9003,
+            0x9004,
+            0xA431,
+            0xA433,
+            0xA434,
+            0xA435,
+            0x927C,
+        }:
             self.add(OTHER)
         orientation = ifd0.get(0x0112, 1)
         return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
@@ -541,7 +563,9 @@ def _strip_jpeg(raw: bytes, found: _Found) -> tuple[bytes, int, int]:
             seen = found.exif(payload)
             if exif_slot is None:
                 exif_slot, orientation = len(out), seen
-        elif marker == 0xE1 and payload.startswith((b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")):
+        elif marker == 0xE1 and payload.startswith(
+            (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
+        ):
             found.xmp(payload)
         elif marker == 0xE0 and payload.startswith(b"JFXX\x00"):
             found.add(THUMBNAIL)
@@ -615,10 +639,25 @@ def _jpeg_table_fits(marker: int, payload: bytes) -> bool:
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_KEEP = {
-    b"IHDR", b"PLTE", b"IDAT", b"IEND",  # the picture
-    b"tRNS", b"bKGD", b"sBIT", b"hIST", b"pHYs",  # transparency, background, precision, density
-    b"iCCP", b"sRGB", b"gAMA", b"cHRM", b"cICP", b"mDCV", b"cLLI",  # colour, HDR
-    b"acTL", b"fcTL", b"fdAT",  # animation (APNG)
+    b"IHDR",
+    b"PLTE",
+    b"IDAT",
+    b"IEND",  # the picture
+    b"tRNS",
+    b"bKGD",
+    b"sBIT",
+    b"hIST",
+    b"pHYs",  # transparency, background, precision, density
+    b"iCCP",
+    b"sRGB",
+    b"gAMA",
+    b"cHRM",
+    b"cICP",
+    b"mDCV",
+    b"cLLI",  # colour, HDR
+    b"acTL",
+    b"fcTL",
+    b"fdAT",  # animation (APNG)
 }
 # Kept chunks whose body the PNG specification (3rd edition) fixes, as struct formats:
 # each is rebuilt from its parsed fields, so nothing hidden after them is copied.
@@ -783,7 +822,15 @@ def _png_text(kind: bytes, body: bytes, found: _Found) -> int:
             found.add(OTHER)
             return 1
         return found.exif(exif)
-    if keyword in (b"comment", b"description", b"title", b"author", b"disclaimer", b"warning", b"source"):
+    if keyword in (
+        b"comment",
+        b"description",
+        b"title",
+        b"author",
+        b"disclaimer",
+        b"warning",
+        b"source",
+    ):
         found.add(COMMENTS)
     elif keyword == b"creation time":
         found.add(DATE)
@@ -1002,9 +1049,7 @@ def _strip_gif(raw: bytes, found: _Found) -> tuple[bytes, int, int]:
                     out.append(raw[start:end])
                 elif label == 0xFF and raw[pos + 3 : pos + 14] == b"XMP DataXMP":
                     found.xmp(raw[pos + 14 : end])
-                elif label == 0xFE:
-                    found.add(COMMENTS)
-                elif label == 0x01:  # plain text drawn over the image (no browser does)
+                elif label == 0xFE or label == 0x01:
                     found.add(COMMENTS)
                 else:
                     found.add(OTHER)
@@ -1060,7 +1105,9 @@ def _convert(raw: bytes, fmt: str, found: _Found, *, budget: _Budget) -> CleanPh
     without copies of the decoded pixels: at 50 MP each one is 200 MB."""
     with _decoding(budget.pixels), Image.open(io.BytesIO(raw), formats=[fmt]) as image:
         if fmt == "AVIF" and getattr(image, "n_frames", 1) > 1:
-            raise InvalidPhoto("Animated AVIF is not supported; send it as an animated GIF or WebP.")
+            raise InvalidPhoto(
+                "Animated AVIF is not supported; send it as an animated GIF or WebP."
+            )
         if image.width * image.height > budget.pixels:
             raise _too_large(budget.pixels, image.size)
         _check_budget(image.width * image.height * _CONVERT_BYTES_PER_PIXEL, budget, image, 1)

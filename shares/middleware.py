@@ -95,7 +95,9 @@ class FormMiddleware:
             repeated += sorted(name for name, files in request.FILES.lists() if len(files) > 1)
             if repeated:
                 return error_response(
-                    request, 400, f"Send each field once: {', '.join(repeated)} came more than once."
+                    request,
+                    400,
+                    f"Send each field once: {', '.join(repeated)} came more than once.",
                 )
         return self.get_response(request)
 

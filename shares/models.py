@@ -73,7 +73,9 @@ class Share(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
 
-    view_limit = models.PositiveSmallIntegerField(null=True, blank=True, help_text="empty = unlimited")
+    view_limit = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="empty = unlimited"
+    )
     views_used = models.PositiveIntegerField(default=0)
     # Views spent whose bytes are still being sent: the photo is deleted when the last
     # view has been delivered, not while an earlier viewer is still downloading it.

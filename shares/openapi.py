@@ -180,26 +180,37 @@ def _errors(
     if not json_only:
         too_many = {HTML: {"schema": {"type": "string"}}, **too_many}
     answers = {
-        400: lambda: _answer("The request is not acceptable; the error says why.",
-                             content("Error"), private=private),
-        404: lambda: _answer("No share at this link (or it was purged after it ended).",
-                             content("Error"), private=private),
+        400: lambda: _answer(
+            "The request is not acceptable; the error says why.", content("Error"), private=private
+        ),
+        404: lambda: _answer(
+            "No share at this link (or it was purged after it ended).",
+            content("Error"),
+            private=private,
+        ),
         410: lambda: _answer(
             "The share ended; reason says why, and the photo has been deleted.",
-            content("Gone"), private=private,
+            content("Gone"),
+            private=private,
         ),
         413: lambda: _answer(
             f"The photo is over the limit ({settings.SEEN_MAX_UPLOAD_BYTES} bytes); the "
-            "body is not read.", content("Error"), private=private,
+            "body is not read.",
+            content("Error"),
+            private=private,
         ),
         429: lambda: _answer(
             "Too many requests from this address; limit says which limit ("
-            + ", ".join(limits) + ") and the page says it in words.", too_many,
-            private=private, Retry_After=_RETRY_AFTER,
+            + ", ".join(limits)
+            + ") and the page says it in words.",
+            too_many,
+            private=private,
+            Retry_After=_RETRY_AFTER,
         ),
         503: lambda: _answer(
             "The database or the photo storage is unavailable; nothing was changed.",
-            content("Error"), private=private,
+            content("Error"),
+            private=private,
             Retry_After={**_RETRY_AFTER, "required": False},
         ),
     }
@@ -233,15 +244,28 @@ def document() -> dict:
                 "description": "JPEG, PNG, GIF, WebP, HEIC/HEIF or AVIF (the last two are "
                 "converted to JPEG). Location and camera details are removed.",
             },
-            "views": {"type": "integer", "enum": list(VIEW_CHOICES), "default": 1,
-                      "description": "How many views; 0 means unlimited."},
-            "expires_in": {"type": "integer", "enum": expiry,
-                           "default": settings.SEEN_DEFAULT_EXPIRY,
-                           "description": "Seconds until the link expires."},
-            "pin": {"type": "string", "pattern": PIN_PATTERN,
-                    "description": "Optional: the viewer must enter it."},
-            "prevent_download": {"type": "boolean", "default": False,
-                                 "description": "Ask the page not to offer a download."},
+            "views": {
+                "type": "integer",
+                "enum": list(VIEW_CHOICES),
+                "default": 1,
+                "description": "How many views; 0 means unlimited.",
+            },
+            "expires_in": {
+                "type": "integer",
+                "enum": expiry,
+                "default": settings.SEEN_DEFAULT_EXPIRY,
+                "description": "Seconds until the link expires.",
+            },
+            "pin": {
+                "type": "string",
+                "pattern": PIN_PATTERN,
+                "description": "Optional: the viewer must enter it.",
+            },
+            "prevent_download": {
+                "type": "boolean",
+                "default": False,
+                "description": "Ask the page not to offer a download.",
+            },
         },
         required=["photo"],
     )
@@ -274,8 +298,9 @@ def document() -> dict:
                     "content": {"multipart/form-data": {"schema": upload_form}},
                 },
                 "responses": {
-                    "201": _answer("The share exists; send url, keep manage_url.",
-                                   _json("Created")),
+                    "201": _answer(
+                        "The share exists; send url, keep manage_url.", _json("Created")
+                    ),
                     **_errors(400, json_only=True),
                     "403": _answer("Sent from another site's page.", _json("Error")),
                     **_errors(413, 429, 503, json_only=True, limits=("uploads",)),
@@ -289,8 +314,9 @@ def document() -> dict:
                 "summary": "The page that opens the photo (spends nothing)",
                 "responses": {
                     "200": _answer("The page with the Open button.", html_page),
-                    "403": _answer("Reported and under review; no view was spent.",
-                                   _page_or_json("Suspended")),
+                    "403": _answer(
+                        "Reported and under review; no view was spent.", _page_or_json("Suspended")
+                    ),
                     **_errors(404, 410, 503),
                 },
             },
@@ -306,7 +332,8 @@ def document() -> dict:
                 },
                 "responses": {
                     "200": _answer(
-                        "The photo, cleaned of location and camera details.", photo,
+                        "The photo, cleaned of location and camera details.",
+                        photo,
                         Seen_Views_Remaining={
                             "description": "Views left after this one, or unlimited.",
                             "required": True,
@@ -410,8 +437,7 @@ def document() -> dict:
                 "summary": "For load balancers: the database and the storage answer",
                 "responses": {
                     "200": _answer("Healthy.", _json("Health")),
-                    "503": _answer("Unhealthy; the failing part names its error.",
-                                   _json("Health")),
+                    "503": _answer("Unhealthy; the failing part names its error.", _json("Health")),
                 },
             }
         },
@@ -435,7 +461,7 @@ def document() -> dict:
             "version": "1",
             "summary": "Share a photo through a secret link that works N times.",
             "description": (
-                "Errors are JSON ({\"error\": ...}) under /api/, and elsewhere when Accept "
+                'Errors are JSON ({"error": ...}) under /api/, and elsewhere when Accept '
                 "asks for application/json (and not text/html); otherwise they are pages. "
                 "Every answer about a share carries Cache-Control: no-store."
             ),

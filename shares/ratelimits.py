@@ -142,7 +142,9 @@ def _count(request: HttpRequest, limit: str, *, delta: int) -> Usage | None:
         else:
             count = counters.add(key, delta, ttl=period + 60)
     except CACHE_ERRORS as exc:
-        log.error("rate limit %r not checked, the counters failed: %s", limit, exc.__class__.__name__)
+        log.error(
+            "rate limit %r not checked, the counters failed: %s", limit, exc.__class__.__name__
+        )
         return None
     return Usage(key=key, count=count, limit=allowed, retry_after=retry_after, ttl=period + 60)
 

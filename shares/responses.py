@@ -23,7 +23,9 @@ def error_response(request: HttpRequest, status: int, message: str, **extra) -> 
     """A 4xx/5xx in the form the client reads: JSON for the API and scripts, else a page."""
     if wants_json(request):
         return JsonResponse({"error": message, **extra}, status=status)
-    return render(request, "error.html", {"status": status, "message": message, **extra}, status=status)
+    return render(
+        request, "error.html", {"status": status, "message": message, **extra}, status=status
+    )
 
 
 def share_not_found(request: HttpRequest) -> HttpResponse:

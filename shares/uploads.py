@@ -55,5 +55,7 @@ def create_from_request(request: HttpRequest) -> services.CreatedShare:
         raise UploadRejected(400, str(exc), form) from None
     except services.StorageUnavailable:
         raise UploadRejected(
-            503, "Photo storage is unavailable right now, so nothing was saved. Please try again in a minute.", form
+            503,
+            "Photo storage is unavailable right now, so nothing was saved. Please try again in a minute.",
+            form,
         ) from None

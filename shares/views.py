@@ -142,7 +142,7 @@ def _wrong_pin(request: HttpRequest, token: str, attempts_left: int) -> HttpResp
 @require_http_methods(["GET", "POST"])
 @rate_limited("reports")
 def report(request: HttpRequest, token: str) -> HttpResponse:
-    """"Report this photo": a reason and optional details. Never spends a view; enough
+    """ "Report this photo": a reason and optional details. Never spends a view; enough
     open reports suspend the share at once (services.report_create)."""
     if not _valid_token(token) or not services.share_exists(token=token):
         return share_not_found(request)

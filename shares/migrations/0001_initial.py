@@ -6,53 +6,87 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Share',
+            name="Share",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('manage_token_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('photo_key', models.CharField(editable=False, max_length=200, unique=True)),
-                ('content_type', models.CharField(max_length=50)),
-                ('size_bytes', models.PositiveBigIntegerField()),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('view_limit', models.PositiveSmallIntegerField(blank=True, help_text='empty = unlimited', null=True)),
-                ('views_used', models.PositiveIntegerField(default=0)),
-                ('streams_open', models.PositiveIntegerField(default=0)),
-                ('pin_hash', models.CharField(blank=True, editable=False, max_length=200)),
-                ('pin_failures', models.PositiveSmallIntegerField(default=0)),
-                ('prevent_download', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('ended_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('end_reason', models.CharField(blank=True, choices=[('viewed', 'all views used'), ('expired', 'expired'), ('revoked', 'deleted by the sender'), ('pin', 'too many wrong PINs'), ('removed', 'removed by a moderator'), ('missing', 'photo missing from storage')], max_length=20)),
-                ('suspended_at', models.DateTimeField(blank=True, null=True)),
-                ('photo_deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('purge_claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('delete_failures', models.PositiveIntegerField(default=0)),
-                ('last_delete_error', models.CharField(blank=True, max_length=500)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("manage_token_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("photo_key", models.CharField(editable=False, max_length=200, unique=True)),
+                ("content_type", models.CharField(max_length=50)),
+                ("size_bytes", models.PositiveBigIntegerField()),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                (
+                    "view_limit",
+                    models.PositiveSmallIntegerField(
+                        blank=True, help_text="empty = unlimited", null=True
+                    ),
+                ),
+                ("views_used", models.PositiveIntegerField(default=0)),
+                ("streams_open", models.PositiveIntegerField(default=0)),
+                ("pin_hash", models.CharField(blank=True, editable=False, max_length=200)),
+                ("pin_failures", models.PositiveSmallIntegerField(default=0)),
+                ("prevent_download", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("ended_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                (
+                    "end_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("viewed", "all views used"),
+                            ("expired", "expired"),
+                            ("revoked", "deleted by the sender"),
+                            ("pin", "too many wrong PINs"),
+                            ("removed", "removed by a moderator"),
+                            ("missing", "photo missing from storage"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("suspended_at", models.DateTimeField(blank=True, null=True)),
+                ("photo_deleted_at", models.DateTimeField(blank=True, null=True)),
+                ("purge_claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("delete_failures", models.PositiveIntegerField(default=0)),
+                ("last_delete_error", models.CharField(blank=True, max_length=500)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ShareView',
+            name="ShareView",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('viewed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('share', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='views', to='shares.share')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("viewed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "share",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="views",
+                        to="shares.share",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['viewed_at'],
+                "ordering": ["viewed_at"],
             },
         ),
     ]

@@ -26,7 +26,9 @@ def create_moderator_group(apps, schema_editor):
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name="moderator")
     permissions = [
-        Permission.objects.get(content_type__app_label="shares", content_type__model=model, codename=codename)
+        Permission.objects.get(
+            content_type__app_label="shares", content_type__model=model, codename=codename
+        )
         for model, codename in MODERATOR_PERMISSIONS
     ]
     group.permissions.set(permissions)
@@ -37,50 +39,139 @@ def delete_moderator_group(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shares', '0001_initial'),
+        ("shares", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='share',
-            options={'ordering': ['-created_at'], 'permissions': [('moderate_share', 'Can remove and restore shares and dismiss their reports'), ('preview_share', "Can preview a share's photo without spending a view")]},
-        ),
-        migrations.CreateModel(
-            name='ModerationEvent',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_name', models.CharField(max_length=150, verbose_name='who')),
-                ('action', models.CharField(choices=[('suspended', 'suspended (reports reached the threshold)'), ('restored', 'restored'), ('removed', 'removed'), ('dismissed', 'dismissed reports'), ('previewed', 'previewed the photo')], max_length=20)),
-                ('share_number', models.PositiveBigIntegerField(db_index=True, verbose_name='share id')),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('share', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='moderation_events', to='shares.share')),
-            ],
+            name="share",
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at"],
+                "permissions": [
+                    ("moderate_share", "Can remove and restore shares and dismiss their reports"),
+                    ("preview_share", "Can preview a share's photo without spending a view"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Report',
+            name="ModerationEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('share_number', models.PositiveBigIntegerField(db_index=True, verbose_name='share id')),
-                ('reason', models.CharField(choices=[('illegal', 'illegal content'), ('harassment', 'harassment'), ('malware', 'malware or phishing'), ('other', 'other')], max_length=20)),
-                ('details', models.TextField(blank=True, max_length=2000)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('status', models.CharField(choices=[('open', 'open'), ('actioned', 'actioned'), ('dismissed', 'dismissed')], db_index=True, default='open', max_length=20)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_by', models.CharField(blank=True, max_length=150)),
-                ('share', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reports', to='shares.share')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("actor_name", models.CharField(max_length=150, verbose_name="who")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("suspended", "suspended (reports reached the threshold)"),
+                            ("restored", "restored"),
+                            ("removed", "removed"),
+                            ("dismissed", "dismissed reports"),
+                            ("previewed", "previewed the photo"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "share_number",
+                    models.PositiveBigIntegerField(db_index=True, verbose_name="share id"),
+                ),
+                ("note", models.CharField(blank=True, max_length=500)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "share",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="moderation_events",
+                        to="shares.share",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at", "-pk"],
+            },
+        ),
+        migrations.CreateModel(
+            name="Report",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "share_number",
+                    models.PositiveBigIntegerField(db_index=True, verbose_name="share id"),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("illegal", "illegal content"),
+                            ("harassment", "harassment"),
+                            ("malware", "malware or phishing"),
+                            ("other", "other"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("details", models.TextField(blank=True, max_length=2000)),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "open"),
+                            ("actioned", "actioned"),
+                            ("dismissed", "dismissed"),
+                        ],
+                        db_index=True,
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_by", models.CharField(blank=True, max_length=150)),
+                (
+                    "share",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reports",
+                        to="shares.share",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-created_at"],
             },
         ),
         migrations.RunPython(create_moderator_group, delete_moderator_group),

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shares', '0002_moderation'),
+        ("shares", "0002_moderation"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='report',
-            name='reporter',
+            model_name="report",
+            name="reporter",
             field=models.CharField(blank=True, editable=False, max_length=64),
         ),
     ]

@@ -4,18 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shares', '0003_report_reporter'),
+        ("shares", "0003_report_reporter"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RateCounter',
+            name="RateCounter",
             fields=[
-                ('name', models.CharField(max_length=200, primary_key=True, serialize=False)),
-                ('count', models.IntegerField()),
-                ('expires_at', models.DateTimeField(db_index=True)),
+                ("name", models.CharField(max_length=200, primary_key=True, serialize=False)),
+                ("count", models.IntegerField()),
+                ("expires_at", models.DateTimeField(db_index=True)),
             ],
         ),
     ]

@@ -10,9 +10,10 @@ import contextlib
 import functools
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import IO, Callable, Protocol
+from typing import IO, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -155,7 +156,9 @@ def share_get(*, token: str) -> Share:
     return share
 
 
-def share_view(*, token: str, pin: str = "", pin_attempts: PinAttempts | None = None) -> ViewedPhoto:
+def share_view(
+    *, token: str, pin: str = "", pin_attempts: PinAttempts | None = None
+) -> ViewedPhoto:
     """Check the PIN, open the photo, then spend one view. Exactly view_limit calls ever
     succeed, and a view is spent only when its photo can be sent.
 
@@ -241,8 +244,8 @@ def _spend_unlimited_view(share: Share) -> None:
         spent = _spend_unlimited_view_postgresql(share.pk, now)
     else:
         with transaction.atomic():
-            spent = Share.objects.viewable().filter(pk=share.pk).update(
-                views_used=F("views_used") + 1
+            spent = (
+                Share.objects.viewable().filter(pk=share.pk).update(views_used=F("views_used") + 1)
             )
             if spent == 1:
                 ShareView.objects.create(share=share, viewed_at=now)
@@ -336,7 +339,9 @@ def _stream_finished(share_id: int) -> None:
         share.streams_open = max(share.streams_open - 1, 0)
         share.save(update_fields=["streams_open"])
         delete_now = (
-            share.ended_at is not None and share.streams_open == 0 and share.photo_deleted_at is None
+            share.ended_at is not None
+            and share.streams_open == 0
+            and share.photo_deleted_at is None
         )
     if delete_now:
         photo_delete(share_id=share.pk, photo_key=share.photo_key)

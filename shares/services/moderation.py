@@ -1,8 +1,8 @@
 """Moderation: reports come from anonymous viewers; every other change here is a
 moderator's, and each one (previews included) leaves a ModerationEvent."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -170,7 +170,7 @@ def moderation_preview(
     reported = share.reports.exists()
     if not reported and not unreported_confirmed:
         raise PreviewRefused(
-            "Nobody has reported this share. Tick \"view unreported content\" to preview it anyway."
+            'Nobody has reported this share. Tick "view unreported content" to preview it anyway.'
         )
     body = photostore.open_photo(share.photo_key)
     try:

@@ -1,9 +1,9 @@
 """Purge: ended shares, failed deletes and orphaned objects."""
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Iterator
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -109,7 +109,9 @@ def _purge_shares(*, batch_size: int) -> PurgeResult:
             if share.photo_key in errors:
                 log.warning(
                     "could not delete the photo of share %s (%s): %s",
-                    share.pk, share.photo_key, errors[share.photo_key],
+                    share.pk,
+                    share.photo_key,
+                    errors[share.photo_key],
                 )
                 by_error.setdefault(errors[share.photo_key][:500], []).append(share.pk)
         for error, share_ids in by_error.items():
@@ -150,9 +152,7 @@ def _purge_claim(*, after_pk: int, limit: int) -> list[Share]:
     return batch
 
 
-def orphans_purge(
-    *, dry_run: bool = False, min_age: timedelta = ORPHAN_MIN_AGE
-) -> tuple[int, int]:
+def orphans_purge(*, dry_run: bool = False, min_age: timedelta = ORPHAN_MIN_AGE) -> tuple[int, int]:
     """Delete objects under photos/ that no share references and that are older than
     min_age: what a crash between upload and insert leaves behind.
 

@@ -73,13 +73,19 @@ def gunicorn(tmp_path: Path, **extra_env: str) -> Iterator[Deployed]:
     # As the Dockerfile does: the manifest that the templates' {% static %} needs.
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT, env=env, check=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
     )
     stdout, stderr = tmp_path / "gunicorn-stdout.log", tmp_path / "gunicorn-stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "python:seen.gunicorn", "seen.wsgi"],
-            cwd=ROOT, env=env, stdout=out, stderr=err,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=err,
         )
     deployed = Deployed(f"http://127.0.0.1:{port}", port, stdout, stderr)
     try:
@@ -195,7 +201,8 @@ def nginx(
     with output.open("wb") as out:
         server = subprocess.Popen(
             [binary, "-p", f"{root}/", "-c", str(root / "nginx.conf")],
-            stdout=out, stderr=subprocess.STDOUT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     front = Front(f"http://127.0.0.1:{port}", port, access_log, error_log)
     try:

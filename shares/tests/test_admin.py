@@ -1,4 +1,3 @@
-
 import pytest
 import time_machine
 from asgiref.sync import async_to_sync
@@ -9,7 +8,6 @@ from django.test import Client
 
 from seen.sessions import SessionStore, key_digest
 from shares.models import Share
-
 
 pytestmark = pytest.mark.django_db
 

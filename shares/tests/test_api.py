@@ -20,7 +20,9 @@ def upload(client, path="/api/shares", photo=None, **fields):
 
 
 def jpeg_file(name="cat.jpg", data=None):
-    return SimpleUploadedFile(name, data if data is not None else jpeg_bytes(), content_type="image/jpeg")
+    return SimpleUploadedFile(
+        name, data if data is not None else jpeg_bytes(), content_type="image/jpeg"
+    )
 
 
 def test_it_creates_a_share_and_answers_201_with_the_contract(client):
@@ -32,7 +34,10 @@ def test_it_creates_a_share_and_answers_201_with_the_contract(client):
     assert body["manage_url"].startswith("http://testserver/m/")
     assert body["views"] == 3
     datetime.fromisoformat(body["expires_at"])
-    assert response["Cache-Control"].startswith("max-age=0") and "no-store" in response["Cache-Control"]
+    assert (
+        response["Cache-Control"].startswith("max-age=0")
+        and "no-store" in response["Cache-Control"]
+    )
     share = Share.objects.get()
     assert (share.view_limit, share.content_type) == (3, "image/jpeg")
 
@@ -41,8 +46,13 @@ def test_the_answer_says_what_was_removed_from_the_photo_as_the_page_does(client
     from_a_phone = upload(client, photo=jpeg_file(data=photos.phone_jpeg())).json()
     # The words the result page shows, in its order.
     assert from_a_phone["removed_metadata"] == [
-        "location", "camera model", "camera serial number", "date taken", "thumbnail",
-        "comments", "other metadata",
+        "location",
+        "camera model",
+        "camera serial number",
+        "date taken",
+        "thumbnail",
+        "comments",
+        "other metadata",
     ]
     page = upload(client, path="/", photo=jpeg_file(data=photos.phone_jpeg())).content.decode()
     assert "Removed from the photo: " + ", ".join(from_a_phone["removed_metadata"]) in page
@@ -59,8 +69,14 @@ def test_defaults_are_one_view_and_24_hours(client):
 
 
 def test_unlimited_is_views_0(client):
-    body = upload(client, photo=jpeg_file(), views="0", expires_in="3600", pin="12345678",
-                  prevent_download="true").json()
+    body = upload(
+        client,
+        photo=jpeg_file(),
+        views="0",
+        expires_in="3600",
+        pin="12345678",
+        prevent_download="true",
+    ).json()
     share = Share.objects.get()
     assert body["views"] == 0
     assert share.view_limit is None
@@ -78,14 +94,26 @@ def test_content_type_comes_from_the_decoded_photo_not_the_upload(client):
     [
         ("no file", {}, "Choose a photo"),
         ("empty file", {"photo": lambda: jpeg_file(data=b"")}, "empty"),
-        ("text named .jpg", {"photo": lambda: jpeg_file(data=b"hello, I am not a photo\n" * 20)}, "not a photo"),
-        ("truncated jpeg", {"photo": lambda: jpeg_file(data=jpeg_bytes(size=(400, 300))[:600])}, "damaged"),
+        (
+            "text named .jpg",
+            {"photo": lambda: jpeg_file(data=b"hello, I am not a photo\n" * 20)},
+            "not a photo",
+        ),
+        (
+            "truncated jpeg",
+            {"photo": lambda: jpeg_file(data=jpeg_bytes(size=(400, 300))[:600])},
+            "damaged",
+        ),
         ("views=2", {"photo": jpeg_file, "views": "2"}, "views must be"),
         ("views=abc", {"photo": jpeg_file, "views": "abc"}, "views must be"),
         ("expiry not allowed", {"photo": jpeg_file, "expires_in": "999"}, "expires_in must be"),
         ("pin of 3 digits", {"photo": jpeg_file, "pin": "123"}, "4 to 8 digits"),
         ("pin with letters", {"photo": jpeg_file, "pin": "12ab"}, "4 to 8 digits"),
-        ("prevent_download garbage", {"photo": jpeg_file, "prevent_download": "maybe"}, "true or false"),
+        (
+            "prevent_download garbage",
+            {"photo": jpeg_file, "prevent_download": "maybe"},
+            "true or false",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_400_and_leaves_nothing(client, case, fields, message):
@@ -111,7 +139,10 @@ def test_a_file_over_the_limit_gets_413_and_leaves_nothing(client, settings):
 def test_a_body_over_the_limit_is_refused_before_it_is_read(client, settings):
     settings.SEEN_MAX_UPLOAD_BYTES = 2048
     response = client.generic(
-        "POST", "/api/shares", b"x" * 100, content_type="multipart/form-data; boundary=zz",
+        "POST",
+        "/api/shares",
+        b"x" * 100,
+        content_type="multipart/form-data; boundary=zz",
         headers={"Content-Length": str(10 * 1024 * 1024)},
     )
     assert response.status_code == 413
@@ -135,7 +166,9 @@ def test_the_html_form_creates_a_share_and_shows_both_links(client):
 
 
 def test_the_html_form_shows_a_clear_error_and_stores_nothing(client):
-    response = upload(client, path="/", photo=jpeg_file(data=b"<html><body>not a photo</body></html>"))
+    response = upload(
+        client, path="/", photo=jpeg_file(data=b"<html><body>not a photo</body></html>")
+    )
     assert response.status_code == 400
     assert "not a photo" in response.content.decode()
     assert Share.objects.count() == 0

@@ -13,12 +13,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.storage import default_storage
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from shares.models import Share
 
-from .helpers import jpeg_bytes, stored_keys
 from .deployed import gunicorn
+from .helpers import jpeg_bytes, stored_keys
 
 pytestmark = pytest.mark.django_db
 
@@ -44,10 +46,12 @@ def s3(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def no_rate_limits(settings):
     # Hundreds of requests from one address: the limits have their own tests.
-    settings.SEEN_RATE_LIMITS = {name: None for name in settings.SEEN_RATE_LIMITS}
+    settings.SEEN_RATE_LIMITS = dict.fromkeys(settings.SEEN_RATE_LIMITS)
 
 
-def multipart(parts: list[tuple[str, bytes | str, str | None]], *, boundary: str = BOUNDARY) -> bytes:
+def multipart(
+    parts: list[tuple[str, bytes | str, str | None]], *, boundary: str = BOUNDARY
+) -> bytes:
     """A multipart body from (name, value, filename) parts; names and filenames are sent
     as given, so they can hold anything."""
     out = bytearray()
@@ -134,61 +138,229 @@ for where, path in UPLOADS.items():
         # Missing fields.
         Attack(f"{where}: empty body", "POST", path),
         Attack(f"{where}: no photo", "POST", path, multipart([("views", "1", None)]), MULTIPART),
-        Attack(f"{where}: photo as a plain field", "POST", path, multipart([("photo", jpeg_bytes(), None)]), MULTIPART),
-        Attack(f"{where}: empty photo", "POST", path, multipart([("photo", b"", "a.jpg")]), MULTIPART),
+        Attack(
+            f"{where}: photo as a plain field",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), None)]),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: empty photo", "POST", path, multipart([("photo", b"", "a.jpg")]), MULTIPART
+        ),
         Attack(f"{where}: photo as urlencoded", "POST", path, b"photo=abc&views=1", FORM),
         # Duplicate fields.
-        Attack(f"{where}: two photos", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("photo", jpeg_bytes(), "b.jpg")]), MULTIPART),
-        Attack(f"{where}: views twice", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("views", "1", None), ("views", "0", None)]), MULTIPART),
-        Attack(f"{where}: pin twice", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("pin", "1234", None), ("pin", "", None)]), MULTIPART),
+        Attack(
+            f"{where}: two photos",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg"), ("photo", jpeg_bytes(), "b.jpg")]),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: views twice",
+            "POST",
+            path,
+            multipart(
+                [("photo", jpeg_bytes(), "a.jpg"), ("views", "1", None), ("views", "0", None)]
+            ),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: pin twice",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg"), ("pin", "1234", None), ("pin", "", None)]),
+            MULTIPART,
+        ),
         # Very long fields.
-        Attack(f"{where}: 1 MB pin", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("pin", "1" * MB, None)]), MULTIPART),
-        Attack(f"{where}: 1 MB views", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("views", "9" * MB, None)]), MULTIPART),
-        Attack(f"{where}: 3 MB field", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("expires_in", "1" * 3 * MB, None)]), MULTIPART),
+        Attack(
+            f"{where}: 1 MB pin",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg"), ("pin", "1" * MB, None)]),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: 1 MB views",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg"), ("views", "9" * MB, None)]),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: 3 MB field",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg"), ("expires_in", "1" * 3 * MB, None)]),
+            MULTIPART,
+        ),
         # Non-UTF-8 bytes.
-        Attack(f"{where}: non-UTF-8 pin", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("pin", b"\xff\xfe\xfd\xfc", None)]), MULTIPART),
-        Attack(f"{where}: non-UTF-8 views", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("views", b"\xc3\x28", None)]), MULTIPART),
-        Attack(f"{where}: non-UTF-8 field name", "POST", path,
-               multipart([("ph\udcffoto", jpeg_bytes(), "a.jpg"), ("views", "1", None)]), MULTIPART),
-        Attack(f"{where}: non-UTF-8 file name, not a photo", "POST", path, not_a_photo("\udcff\udcfe.jpg"), MULTIPART),
+        Attack(
+            f"{where}: non-UTF-8 pin",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg"), ("pin", b"\xff\xfe\xfd\xfc", None)]),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: non-UTF-8 views",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg"), ("views", b"\xc3\x28", None)]),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: non-UTF-8 field name",
+            "POST",
+            path,
+            multipart([("ph\udcffoto", jpeg_bytes(), "a.jpg"), ("views", "1", None)]),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: non-UTF-8 file name, not a photo",
+            "POST",
+            path,
+            not_a_photo("\udcff\udcfe.jpg"),
+            MULTIPART,
+        ),
         # Path traversal and NUL bytes in the file name, with a payload that is no photo.
-        Attack(f"{where}: traversal in file name", "POST", path, not_a_photo("../../../../tmp/evil.jpg"), MULTIPART),
-        Attack(f"{where}: Windows traversal", "POST", path, not_a_photo("..\\..\\evil.jpg"), MULTIPART),
-        Attack(f"{where}: NUL in file name", "POST", path, not_a_photo("evil.php\x00.jpg"), MULTIPART),
+        Attack(
+            f"{where}: traversal in file name",
+            "POST",
+            path,
+            not_a_photo("../../../../tmp/evil.jpg"),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: Windows traversal", "POST", path, not_a_photo("..\\..\\evil.jpg"), MULTIPART
+        ),
+        Attack(
+            f"{where}: NUL in file name", "POST", path, not_a_photo("evil.php\x00.jpg"), MULTIPART
+        ),
         Attack(f"{where}: absolute file name", "POST", path, not_a_photo("/etc/passwd"), MULTIPART),
         # Header injection in fields.
-        Attack(f"{where}: CRLF in views", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("views", "1\r\nX-Injected: yes", None)]), MULTIPART),
-        Attack(f"{where}: CRLF in pin", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("pin", "1234\r\nSet-Cookie: injected=1", None)]), MULTIPART),
-        Attack(f"{where}: CRLF in prevent_download", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg"), ("prevent_download", "1\r\nX-Injected: yes", None)]), MULTIPART),
-        Attack(f"{where}: CRLF in file name", "POST", path, not_a_photo("a.jpg\r\nX-Injected: yes"), MULTIPART),
+        Attack(
+            f"{where}: CRLF in views",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg"), ("views", "1\r\nX-Injected: yes", None)]),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: CRLF in pin",
+            "POST",
+            path,
+            multipart(
+                [("photo", jpeg_bytes(), "a.jpg"), ("pin", "1234\r\nSet-Cookie: injected=1", None)]
+            ),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: CRLF in prevent_download",
+            "POST",
+            path,
+            multipart(
+                [
+                    ("photo", jpeg_bytes(), "a.jpg"),
+                    ("prevent_download", "1\r\nX-Injected: yes", None),
+                ]
+            ),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: CRLF in file name",
+            "POST",
+            path,
+            not_a_photo("a.jpg\r\nX-Injected: yes"),
+            MULTIPART,
+        ),
         # Many parts.
-        Attack(f"{where}: 1,000 fields", "POST", path,
-               multipart([("photo", jpeg_bytes(), "a.jpg")] + [(f"f{i}", "x", None) for i in range(1000)]), MULTIPART),
-        Attack(f"{where}: 1,000 files", "POST", path,
-               multipart([(f"photo{i}", jpeg_bytes(size=(4, 4)), f"{i}.jpg") for i in range(1000)]), MULTIPART),
-        Attack(f"{where}: 1,000 empty parts", "POST", path, multipart([("", "", None)] * 1000), MULTIPART),
+        Attack(
+            f"{where}: 1,000 fields",
+            "POST",
+            path,
+            multipart(
+                [("photo", jpeg_bytes(), "a.jpg")] + [(f"f{i}", "x", None) for i in range(1000)]
+            ),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: 1,000 files",
+            "POST",
+            path,
+            multipart([(f"photo{i}", jpeg_bytes(size=(4, 4)), f"{i}.jpg") for i in range(1000)]),
+            MULTIPART,
+        ),
+        Attack(
+            f"{where}: 1,000 empty parts",
+            "POST",
+            path,
+            multipart([("", "", None)] * 1000),
+            MULTIPART,
+        ),
         # Broken envelopes.
-        Attack(f"{where}: no boundary", "POST", path, multipart([("photo", jpeg_bytes(), "a.jpg")]), "multipart/form-data"),
-        Attack(f"{where}: wrong boundary", "POST", path, multipart([("photo", jpeg_bytes(), "a.jpg")]), "multipart/form-data; boundary=other"),
-        Attack(f"{where}: non-ASCII boundary", "POST", path, b"--\xff\r\n", "multipart/form-data; boundary=\xff"),
-        Attack(f"{where}: truncated body", "POST", path, multipart([("photo", jpeg_bytes(), "a.jpg")])[:-200], MULTIPART),
+        Attack(
+            f"{where}: no boundary",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg")]),
+            "multipart/form-data",
+        ),
+        Attack(
+            f"{where}: wrong boundary",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg")]),
+            "multipart/form-data; boundary=other",
+        ),
+        Attack(
+            f"{where}: non-ASCII boundary",
+            "POST",
+            path,
+            b"--\xff\r\n",
+            "multipart/form-data; boundary=\xff",
+        ),
+        Attack(
+            f"{where}: truncated body",
+            "POST",
+            path,
+            multipart([("photo", jpeg_bytes(), "a.jpg")])[:-200],
+            MULTIPART,
+        ),
         Attack(f"{where}: JSON", "POST", path, b'{"photo": "x"}', "application/json"),
-        Attack(f"{where}: unknown charset", "POST", path, b"views=1", "application/x-www-form-urlencoded; charset=nope-42"),
+        Attack(
+            f"{where}: unknown charset",
+            "POST",
+            path,
+            b"views=1",
+            "application/x-www-form-urlencoded; charset=nope-42",
+        ),
         # Content-Length that is not a length.
-        Attack(f"{where}: Content-Length not a number", "POST", path, b"views=1", FORM, {"CONTENT_LENGTH": "12abc"}),
-        Attack(f"{where}: Content-Length negative", "POST", path, b"views=1", FORM, {"CONTENT_LENGTH": "-7"}),
-        Attack(f"{where}: Content-Length huge", "POST", path, b"views=1", FORM, {"CONTENT_LENGTH": str(10**18)}),
+        Attack(
+            f"{where}: Content-Length not a number",
+            "POST",
+            path,
+            b"views=1",
+            FORM,
+            {"CONTENT_LENGTH": "12abc"},
+        ),
+        Attack(
+            f"{where}: Content-Length negative",
+            "POST",
+            path,
+            b"views=1",
+            FORM,
+            {"CONTENT_LENGTH": "-7"},
+        ),
+        Attack(
+            f"{where}: Content-Length huge",
+            "POST",
+            path,
+            b"views=1",
+            FORM,
+            {"CONTENT_LENGTH": str(10**18)},
+        ),
     ]
 
 ATTACKS += [
@@ -199,29 +371,86 @@ ATTACKS += [
     Attack("view: raw non-UTF-8 pin", "POST", "/s/{token}", b"pin=\xff\xfe\xfd\xfc"),
     Attack("view: CRLF in pin", "POST", "/s/{token}", b"pin=4821%0d%0aSet-Cookie:%20injected=1"),
     Attack("view: letters for a pin", "POST", "/s/{token}", b"pin=abcd"),
-    Attack("view: 1,000 fields", "POST", "/s/{token}", "&".join(f"f{i}=x" for i in range(1000)).encode()),
-    Attack("view: multipart with 1,000 files", "POST", "/s/{token}",
-           multipart([(f"f{i}", b"x", f"{i}.jpg") for i in range(1000)]), MULTIPART),
+    Attack(
+        "view: 1,000 fields",
+        "POST",
+        "/s/{token}",
+        "&".join(f"f{i}=x" for i in range(1000)).encode(),
+    ),
+    Attack(
+        "view: multipart with 1,000 files",
+        "POST",
+        "/s/{token}",
+        multipart([(f"f{i}", b"x", f"{i}.jpg") for i in range(1000)]),
+        MULTIPART,
+    ),
     Attack("view: broken multipart", "POST", "/s/{token}", b"--nope\r\n\r\n", MULTIPART),
-    Attack("view: Content-Length not a number", "POST", "/s/{token}", b"pin=1", FORM, {"CONTENT_LENGTH": "x"}),
+    Attack(
+        "view: Content-Length not a number",
+        "POST",
+        "/s/{token}",
+        b"pin=1",
+        FORM,
+        {"CONTENT_LENGTH": "x"},
+    ),
     # Reports.
     Attack("report: no reason", "POST", "/s/{token}/report", b""),
-    Attack("report: unknown reason", "POST", "/s/{token}/report", b"reason=%0d%0aX-Injected:%20yes"),
+    Attack(
+        "report: unknown reason", "POST", "/s/{token}/report", b"reason=%0d%0aX-Injected:%20yes"
+    ),
     Attack("report: reason twice", "POST", "/s/{token}/report", b"reason=other&reason=illegal"),
-    Attack("report: 1 MB details", "POST", "/s/{token}/report", b"reason=other&details=" + b"x" * MB),
-    Attack("report: 1,000 fields", "POST", "/s/{token}/report", "&".join(f"f{i}=x" for i in range(1000)).encode()),
+    Attack(
+        "report: 1 MB details", "POST", "/s/{token}/report", b"reason=other&details=" + b"x" * MB
+    ),
+    Attack(
+        "report: 1,000 fields",
+        "POST",
+        "/s/{token}/report",
+        "&".join(f"f{i}=x" for i in range(1000)).encode(),
+    ),
     # Manage.
-    Attack("manage: 1,000 fields", "POST", "/m/{manage}", "&".join(f"f{i}=x" for i in range(1000)).encode()),
+    Attack(
+        "manage: 1,000 fields",
+        "POST",
+        "/m/{manage}",
+        "&".join(f"f{i}=x" for i in range(1000)).encode(),
+    ),
     # The admin login.
     Attack("admin login: empty", "POST", "/admin/login/"),
-    Attack("admin login: 1 MB password", "POST", "/admin/login/", b"username=admin&password=" + b"x" * MB),
-    Attack("admin login: non-UTF-8", "POST", "/admin/login/", b"username=\xff\xfe&password=\xc3\x28"),
-    Attack("admin login: CRLF", "POST", "/admin/login/", b"username=a%0d%0aSet-Cookie:%20injected=1&password=x"),
-    Attack("admin login: fields twice", "POST", "/admin/login/", b"username=a&username=b&password=x&password=y"),
-    Attack("admin login: 1,000 fields", "POST", "/admin/login/", "&".join(f"f{i}=x" for i in range(1000)).encode()),
-    Attack("admin login: open redirect", "POST", "/admin/login/?next=https://evil.example/", b"username=a&password=b"),
+    Attack(
+        "admin login: 1 MB password",
+        "POST",
+        "/admin/login/",
+        b"username=admin&password=" + b"x" * MB,
+    ),
+    Attack(
+        "admin login: non-UTF-8", "POST", "/admin/login/", b"username=\xff\xfe&password=\xc3\x28"
+    ),
+    Attack(
+        "admin login: CRLF",
+        "POST",
+        "/admin/login/",
+        b"username=a%0d%0aSet-Cookie:%20injected=1&password=x",
+    ),
+    Attack(
+        "admin login: fields twice",
+        "POST",
+        "/admin/login/",
+        b"username=a&username=b&password=x&password=y",
+    ),
+    Attack(
+        "admin login: 1,000 fields",
+        "POST",
+        "/admin/login/",
+        "&".join(f"f{i}=x" for i in range(1000)).encode(),
+    ),
+    Attack(
+        "admin login: open redirect",
+        "POST",
+        "/admin/login/?next=https://evil.example/",
+        b"username=a&password=b",
+    ),
 ]
-
 
 
 @pytest.fixture
@@ -284,7 +513,10 @@ def test_a_real_photo_under_a_hostile_name_is_stored_under_a_random_key(client, 
     # The name is never used: Django drops its directories and NUL, and the key is random.
     for name in ("../../../../tmp/evil.jpg", "evil\x00.jpg", "..\\..\\evil.jpg"):
         response = client.generic(
-            "POST", "/api/shares", multipart([("photo", jpeg_bytes(), name)]), content_type=MULTIPART
+            "POST",
+            "/api/shares",
+            multipart([("photo", jpeg_bytes(), name)]),
+            content_type=MULTIPART,
         )
         assert response.status_code == 201
     keys = stored_keys()
@@ -317,7 +549,9 @@ def status_of(raw: bytes) -> int:
     return int(raw.split(b" ", 2)[1])
 
 
-def raw_post(path: str, body: bytes, content_length: int | str, content_type: str = MULTIPART) -> bytes:
+def raw_post(
+    path: str, body: bytes, content_length: int | str, content_type: str = MULTIPART
+) -> bytes:
     return (
         f"POST {path} HTTP/1.1\r\nHost: @\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {content_length}\r\nConnection: close\r\n\r\n"
@@ -329,12 +563,18 @@ def raw_get(path: bytes) -> bytes:
 
 
 RAW_ATTACKS = {
-    "Content-Length longer than the body": lambda body: raw_post("/api/shares", body, len(body) + 5000),
-    "Content-Length shorter than the body": lambda body: raw_post("/api/shares", body, len(body) // 2),
+    "Content-Length longer than the body": lambda body: raw_post(
+        "/api/shares", body, len(body) + 5000
+    ),
+    "Content-Length shorter than the body": lambda body: raw_post(
+        "/api/shares", body, len(body) // 2
+    ),
     "Content-Length of zero with a body": lambda body: raw_post("/api/shares", body, 0),
     "Content-Length not a number": lambda body: raw_post("/api/shares", body, "lots"),
     "Content-Length negative": lambda body: raw_post("/api/shares", body, -1),
-    "view: Content-Length longer than the body": lambda body: raw_post("/s/" + "U" * 32, b"pin=4821", 5000, FORM),
+    "view: Content-Length longer than the body": lambda body: raw_post(
+        "/s/" + "U" * 32, b"pin=4821", 5000, FORM
+    ),
     "non-UTF-8 bytes in the path": lambda body: raw_get(b"/s/\xff\xfe\xfd"),
     "NUL in the path": lambda body: raw_get(b"/s/AAAA%00AAAA"),
     "raw NUL in the path": lambda body: raw_get(b"/s/AAAA\x00AAAA"),
@@ -344,9 +584,15 @@ RAW_ATTACKS = {
 # What only the HTTP server can see: WSGI passes one Content-Length to the app. gunicorn
 # refuses these; Django's development server (not for production) does not.
 SERVER_ATTACKS = {
-    "two different Content-Lengths": lambda body: raw_post("/api/shares", body, f"{len(body)}\r\nContent-Length: 5"),
-    "Content-Length and chunked": lambda body: raw_post("/api/shares", body, f"{len(body)}\r\nTransfer-Encoding: chunked"),
-    "a space before the colon": lambda body: raw_post("/api/shares", body, len(body)).replace(b"Content-Length:", b"Content-Length :"),
+    "two different Content-Lengths": lambda body: raw_post(
+        "/api/shares", body, f"{len(body)}\r\nContent-Length: 5"
+    ),
+    "Content-Length and chunked": lambda body: raw_post(
+        "/api/shares", body, f"{len(body)}\r\nTransfer-Encoding: chunked"
+    ),
+    "a space before the colon": lambda body: raw_post("/api/shares", body, len(body)).replace(
+        b"Content-Length:", b"Content-Length :"
+    ),
 }
 
 
@@ -379,13 +625,17 @@ def test_lying_lengths_and_raw_bytes_get_a_4xx_from_gunicorn_as_deployed(tmp_pat
 
 # --- random multipart bodies ------------------------------------------------------------
 
-FIELD_NAMES = st.sampled_from(["photo", "views", "expires_in", "pin", "prevent_download", "", "x", "photo[]"])
+FIELD_NAMES = st.sampled_from(
+    ["photo", "views", "expires_in", "pin", "prevent_download", "", "x", "photo[]"]
+)
 VALUES = st.one_of(
     st.sampled_from([b"1", b"0", b"3600", b"4821", b"true", b"", jpeg_bytes(), jpeg_bytes()[:300]]),
     st.binary(max_size=300),
     st.text(max_size=100).map(lambda text: text.encode("utf-8", "surrogatepass")),
 )
-FILENAMES = st.one_of(st.none(), st.text(max_size=40), st.sampled_from(["a.jpg", "../x.jpg", "x\x00.jpg"]))
+FILENAMES = st.one_of(
+    st.none(), st.text(max_size=40), st.sampled_from(["a.jpg", "../x.jpg", "x\x00.jpg"])
+)
 PARTS = st.lists(st.tuples(FIELD_NAMES, VALUES, FILENAMES), max_size=8)
 
 
@@ -400,7 +650,9 @@ def multipart_bodies(draw) -> tuple[bytes, str]:
             disposition += f'; filename="{filename}"'
         body += disposition.encode("utf-8", "surrogatepass") + b"\r\n"
         if filename is not None:
-            body += draw(st.sampled_from([b"Content-Type: image/jpeg\r\n", b"", b"Content-Type: \xff\r\n"]))
+            body += draw(
+                st.sampled_from([b"Content-Type: image/jpeg\r\n", b"", b"Content-Type: \xff\r\n"])
+            )
         body += b"\r\n" + value + b"\r\n"
     if draw(st.booleans()):
         body += f"--{BOUNDARY}--\r\n".encode()

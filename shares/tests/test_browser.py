@@ -45,6 +45,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
+
 # Module scope, not session: Playwright's sync API allows one running instance per thread,
 # and other test modules start their own.
 @pytest.fixture(scope="module")
@@ -559,15 +560,18 @@ def test_prevent_download_blocks_saving_the_photo_but_says_screenshots_still_wor
         "hitsThePhoto": False,
     }
     # The blob URL is dropped once drawn: "open image in new tab" finds nothing.
-    assert page.evaluate(
-        """src => new Promise(done => {
+    assert (
+        page.evaluate(
+            """src => new Promise(done => {
           const probe = new Image();
           probe.onload = () => done("still there");
           probe.onerror = () => done("gone");
           probe.src = src;
         })""",
-        photo.get_attribute("src"),
-    ) == "gone"
+            photo.get_attribute("src"),
+        )
+        == "gone"
+    )
     expect(page.locator("#views-left")).to_have_text(
         "This link can be opened 2 more times. Each view uses one."
     )

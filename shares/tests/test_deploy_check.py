@@ -170,7 +170,13 @@ def test_admin_sessions_are_hashed_and_last_hours_not_weeks(tmp_path):
     ],
 )
 def test_a_malformed_security_setting_stops_start_up_naming_it(tmp_path, name, value):
-    result = run(["-c", SHOW_SETTINGS], tmp_path, DJANGO_SETTINGS_MODULE="seen.settings", DEBUG="true", **{name: value})
+    result = run(
+        ["-c", SHOW_SETTINGS],
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="seen.settings",
+        DEBUG="true",
+        **{name: value},
+    )
     assert result.returncode != 0
     assert name in result.stderr
 
@@ -247,8 +253,12 @@ def test_env_example_lists_every_variable_the_settings_read():
     read = set()
     for source in ("seen/settings.py", "seen/gunicorn.py"):
         text = (ROOT / source).read_text()
-        read |= set(re.findall(r'(?:env\.[a-z_]+|_[a-z_]+|environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"', text))
+        read |= set(
+            re.findall(r'(?:env\.[a-z_]+|_[a-z_]+|environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"', text)
+        )
         read |= set(re.findall(r"environ\.get\('([A-Z][A-Z0-9_]+)'", text))
-    listed = set(re.findall(r"^#?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    listed = set(
+        re.findall(r"^#?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    )
     assert "SEEN_TRUSTED_PROXIES" in read and "PORT" in read  # the scan itself works
     assert read - listed == set()

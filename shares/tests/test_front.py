@@ -17,8 +17,8 @@ import pytest
 import requests
 from PIL import Image
 
-from .helpers import wait_for
 from .deployed import gunicorn, nginx, nginx_binary
+from .helpers import wait_for
 from .photos import jpeg_photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,10 +74,14 @@ def slow_uploader(port: int) -> socket.socket:
     """An upload that announces 4 MB, sends 64 KB of it and stalls."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT)
     start = (
-        f"--{BOUNDARY}\r\n"
-        'Content-Disposition: form-data; name="photo"; filename="slow.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + b"\xff\xd8" + bytes(64 * 1024)
+        (
+            f"--{BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="photo"; filename="slow.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + b"\xff\xd8"
+        + bytes(64 * 1024)
+    )
     head = (
         f"POST /api/shares HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
@@ -149,9 +153,7 @@ def uploads_logged(logs: str) -> int:
     return len(re.findall(r'"POST /api/shares HTTP/1\.[01]" ', logs))
 
 
-def test_nginx_holds_slow_clients_so_gunicorn_keeps_answering(
-    nginx_installed, tmp_path, big_photo
-):
+def test_nginx_holds_slow_clients_so_gunicorn_keeps_answering(nginx_installed, tmp_path, big_photo):
     # The per-address limit is raised here: the 100 attackers share one address, and what
     # this shows is that buffering alone protects gunicorn from attackers on many
     # addresses. The shipped limit has its own test below.

@@ -130,8 +130,15 @@ def test_the_reviewer_s_turned_webp_of_49_frames_of_4_mp_is_refused_before_decod
     exif = Image.Exif()
     exif[0x0112] = 6
     webp = io.BytesIO()
-    frames[0].save(webp, format="WEBP", save_all=True, append_images=frames[1:], duration=100,
-                   lossless=True, exif=exif.tobytes())
+    frames[0].save(
+        webp,
+        format="WEBP",
+        save_all=True,
+        append_images=frames[1:],
+        duration=100,
+        lossless=True,
+        exif=exif.tobytes(),
+    )
     del frames
     assert len(webp.getvalue()) < 10_000  # a few KB that decode to 780 MB
 
@@ -328,7 +335,7 @@ def test_padded_gif_frame_controls_and_looping_blocks_are_rebuilt():
     secret_block = bytes([len(SECRET)]) + SECRET
     padded = upload[:control] + b"\x21\xf9\x04" + fields + secret_block + upload[control + 7 :]
     loop = padded.index(b"NETSCAPE2.0") + 11
-    padded = padded[:loop + 4] + secret_block + padded[loop + 4 :]
+    padded = padded[: loop + 4] + secret_block + padded[loop + 4 :]
     assert padded[loop : loop + 2] == b"\x03\x01"
 
     result = clean(padded)

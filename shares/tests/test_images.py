@@ -24,7 +24,9 @@ from . import photos
 
 MAX_PIXELS = 50_000_000
 
-needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="needs exiftool (libimage-exiftool-perl)")
+needs_exiftool = pytest.mark.skipif(
+    shutil.which("exiftool") is None, reason="needs exiftool (libimage-exiftool-perl)"
+)
 
 
 def clean(data: bytes, max_pixels: int = MAX_PIXELS, **budget: int) -> images.CleanPhoto:
@@ -39,8 +41,22 @@ def exiftool(data: bytes) -> dict[str, object]:
     return json.loads(result.stdout)[0]
 
 
-PRIVATE_WORDS = ("GPS", "Make", "Model", "Serial", "DateTimeOriginal", "CreateDate", "ModifyDate",
-                 "Thumbnail", "PreviewImage", "Comment", "Caption", "City", "Software", "Lens")
+PRIVATE_WORDS = (
+    "GPS",
+    "Make",
+    "Model",
+    "Serial",
+    "DateTimeOriginal",
+    "CreateDate",
+    "ModifyDate",
+    "Thumbnail",
+    "PreviewImage",
+    "Comment",
+    "Caption",
+    "City",
+    "Software",
+    "Lens",
+)
 
 
 def private_tags(tags: dict[str, object]) -> list[str]:
@@ -50,9 +66,9 @@ def private_tags(tags: dict[str, object]) -> list[str]:
         group, _, tag = name.partition(":")
         if group in ("ExifTool", "System", "SourceFile") or group.startswith("ICC"):
             continue  # exiftool's own facts, the file system's dates, the kept colour profile
-        if group.startswith(("XMP", "IPTC", "Photoshop", "MPF", "IFD1", "GPS", "ExifIFD", "MakerNotes")):
-            found.append(name)
-        elif any(word in tag for word in PRIVATE_WORDS):
+        if group.startswith(
+            ("XMP", "IPTC", "Photoshop", "MPF", "IFD1", "GPS", "ExifIFD", "MakerNotes")
+        ) or any(word in tag for word in PRIVATE_WORDS):
             found.append(name)
     return found
 
@@ -71,7 +87,10 @@ def same_pixels(a: Image.Image, b: Image.Image) -> bool:
 def animation(data: bytes) -> list[tuple[bytes, int]]:
     """Each frame's pixels and duration."""
     with Image.open(io.BytesIO(data)) as image:
-        return [(frame.convert("RGBA").tobytes(), frame.info.get("duration")) for frame in ImageSequence.Iterator(image)]
+        return [
+            (frame.convert("RGBA").tobytes(), frame.info.get("duration"))
+            for frame in ImageSequence.Iterator(image)
+        ]
 
 
 # --- JPEG -----------------------------------------------------------------------------------
@@ -82,15 +101,25 @@ def test_a_phone_jpeg_loses_location_camera_dates_xmp_iptc_comment_and_thumbnail
     upload = photos.phone_jpeg(orientation=6)
     before = exiftool(upload)
     # The fixture really carries what a phone writes, as exiftool reads it.
-    assert {"GPS:GPSLatitude", "IFD0:Make", "IFD0:Model", "ExifIFD:DateTimeOriginal",
-            "IFD1:ThumbnailImage", "XMP-exif:GPSLatitude", "IPTC:City", "File:Comment",
-            "ExifIFD:SerialNumber"} <= set(before)
+    assert {
+        "GPS:GPSLatitude",
+        "IFD0:Make",
+        "IFD0:Model",
+        "ExifIFD:DateTimeOriginal",
+        "IFD1:ThumbnailImage",
+        "XMP-exif:GPSLatitude",
+        "IPTC:City",
+        "File:Comment",
+        "ExifIFD:SerialNumber",
+    } <= set(before)
 
     after = exiftool(clean(upload).data)
 
     assert private_tags(after) == []
     assert after["IFD0:Orientation"] == "Rotate 90 CW"
-    assert [tag for tag in after if tag.startswith(("IFD0", "ExifIFD", "GPS"))] == ["IFD0:Orientation"]
+    assert [tag for tag in after if tag.startswith(("IFD0", "ExifIFD", "GPS"))] == [
+        "IFD0:Orientation"
+    ]
     assert "ICC_Profile:ProfileDescription" in after
 
 
@@ -125,7 +154,9 @@ def test_every_orientation_is_kept_and_nothing_else(orientation):
 def test_jpeg_scan_data_is_copied_byte_for_byte(progressive):
     # No EXIF thumbnail here: its own scan would be found first.
     exif = photos.camera_exif(thumbnail=False)
-    upload = photos.jpeg_photo((120, 90), exif=exif, icc=photos.icc_profile(), xmp=photos.XMP, progressive=progressive)
+    upload = photos.jpeg_photo(
+        (120, 90), exif=exif, icc=photos.icc_profile(), xmp=photos.XMP, progressive=progressive
+    )
     stored = clean(upload).data
 
     first_scan = upload.index(b"\xff\xda")
@@ -148,7 +179,13 @@ def test_a_jpeg_with_html_after_its_end_is_stored_without_it():
 def test_an_mpo_keeps_only_the_primary_picture():
     primary, preview = photos.picture((64, 48), seed=1), photos.picture((32, 24), seed=2)
     out = io.BytesIO()
-    primary.save(out, format="MPO", save_all=True, append_images=[preview], exif=b"Exif\x00\x00" + photos.camera_exif())
+    primary.save(
+        out,
+        format="MPO",
+        save_all=True,
+        append_images=[preview],
+        exif=b"Exif\x00\x00" + photos.camera_exif(),
+    )
     result = clean(out.getvalue())
 
     assert result.content_type == "image/jpeg"
@@ -183,7 +220,9 @@ def test_a_gif_without_its_trailer_is_completed_and_one_cut_inside_a_frame_is_re
 
 
 def test_a_cmyk_jpeg_keeps_its_adobe_marker_and_pixels():
-    upload = photos.jpeg_photo(image=photos.picture((40, 30)).convert("CMYK"), exif=photos.camera_exif())
+    upload = photos.jpeg_photo(
+        image=photos.picture((40, 30)).convert("CMYK"), exif=photos.camera_exif()
+    )
     stored = clean(upload).data
 
     assert b"Adobe" in stored
@@ -195,12 +234,21 @@ def test_a_cmyk_jpeg_keeps_its_adobe_marker_and_pixels():
 
 def test_the_sender_is_told_in_plain_words_what_was_removed():
     removed = clean(photos.phone_jpeg()).removed
-    assert removed[:5] == ("location", "camera model", "camera serial number", "date taken", "thumbnail")
+    assert removed[:5] == (
+        "location",
+        "camera model",
+        "camera serial number",
+        "date taken",
+        "thumbnail",
+    )
     assert "comments" in removed
 
     assert clean(photos.jpeg_photo()).removed == ()
-    assert clean(photos.jpeg_photo(exif=photos.camera_exif(gps=False, thumbnail=False))).removed[:2] == (
-        "camera model", "camera serial number",
+    assert clean(photos.jpeg_photo(exif=photos.camera_exif(gps=False, thumbnail=False))).removed[
+        :2
+    ] == (
+        "camera model",
+        "camera serial number",
     )
 
 
@@ -212,15 +260,34 @@ def test_a_png_loses_its_text_exif_and_times_but_keeps_pixels_profile_and_orient
     icc = photos.icc_profile()
     upload = photos.png_photo((40, 30), exif=photos.camera_exif(orientation=8), icc=icc)
     before = exiftool(upload)
-    assert {"GPS:GPSLatitude", "IFD0:Model", "PNG:Comment", "XMP-exif:GPSLatitude", "PNG:ModifyDate"} <= set(before)
+    assert {
+        "GPS:GPSLatitude",
+        "IFD0:Model",
+        "PNG:Comment",
+        "XMP-exif:GPSLatitude",
+        "PNG:ModifyDate",
+    } <= set(before)
 
     result = clean(upload)
     after = exiftool(result.data)
 
     assert private_tags(after) == []
-    assert not [tag for tag in after if tag.startswith("PNG:") and tag not in {
-        "PNG:ImageWidth", "PNG:ImageHeight", "PNG:BitDepth", "PNG:ColorType", "PNG:Compression",
-        "PNG:Filter", "PNG:Interlace", "PNG:ProfileName"}]
+    assert not [
+        tag
+        for tag in after
+        if tag.startswith("PNG:")
+        and tag
+        not in {
+            "PNG:ImageWidth",
+            "PNG:ImageHeight",
+            "PNG:BitDepth",
+            "PNG:ColorType",
+            "PNG:Compression",
+            "PNG:Filter",
+            "PNG:Interlace",
+            "PNG:ProfileName",
+        }
+    ]
     assert after["IFD0:Orientation"] == "Rotate 270 CW"
     assert (result.width, result.height) == (30, 40)
     with Image.open(io.BytesIO(result.data)) as stored:
@@ -231,7 +298,14 @@ def test_a_png_loses_its_text_exif_and_times_but_keeps_pixels_profile_and_orient
 def test_an_animated_png_keeps_every_frame():
     pictures = photos.frames(3)
     out = io.BytesIO()
-    pictures[0].save(out, format="PNG", save_all=True, append_images=pictures[1:], duration=[100, 200, 300], loop=0)
+    pictures[0].save(
+        out,
+        format="PNG",
+        save_all=True,
+        append_images=pictures[1:],
+        duration=[100, 200, 300],
+        loop=0,
+    )
     upload = out.getvalue() + b"<html>trailer</html>"
     stored = clean(upload).data
 
@@ -281,12 +355,17 @@ def test_an_animated_webp_keeps_frames_and_timing_and_loses_exif_and_xmp():
 
 @needs_exiftool
 def test_a_still_webp_keeps_its_lossy_pixels_exactly():
-    upload = photos.still_webp((40, 30), exif=photos.camera_exif(orientation=3), icc=photos.icc_profile())
+    upload = photos.still_webp(
+        (40, 30), exif=photos.camera_exif(orientation=3), icc=photos.icc_profile()
+    )
     result = clean(upload)
 
     assert private_tags(exiftool(result.data)) == []
     assert same_pixels(upright(result.data), upright(upload))
-    assert result.data[:4] == b"RIFF" and int.from_bytes(result.data[4:8], "little") == len(result.data) - 8
+    assert (
+        result.data[:4] == b"RIFF"
+        and int.from_bytes(result.data[4:8], "little") == len(result.data) - 8
+    )
 
 
 def test_a_turned_animated_webp_is_turned_losslessly_with_its_timing():
@@ -296,7 +375,10 @@ def test_a_turned_animated_webp_is_turned_losslessly_with_its_timing():
     assert (result.width, result.height) == (24, 32)
     with Image.open(io.BytesIO(upload)) as original:
         expected = [
-            (frame.convert("RGBA").transpose(Image.Transpose.ROTATE_270).tobytes(), frame.info["duration"])
+            (
+                frame.convert("RGBA").transpose(Image.Transpose.ROTATE_270).tobytes(),
+                frame.info["duration"],
+            )
             for frame in ImageSequence.Iterator(original)
         ]
     assert animation(result.data) == expected
@@ -332,9 +414,18 @@ def test_a_browser_shows_a_turned_photo_the_right_way_up(tmp_path):
         "</script></body></html>"
     )
     dom = subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-         "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--allow-file-access-from-files",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
     sizes = re.search(r'data-sizes="([^"]*)"', dom)
     assert sizes, dom[-2000:]
@@ -357,9 +448,11 @@ def test_heic_and_avif_become_a_jpeg_without_metadata_the_right_way_up(builder):
 
     assert (result.content_type, result.extension) == ("image/jpeg", "jpg")
     assert private_tags(after) == []
-    assert not any(tag.startswith(("IFD0", "EXIF")) for tag in after)  # orientation applied, not kept
+    assert not any(
+        tag.startswith(("IFD0", "EXIF")) for tag in after
+    )  # orientation applied, not kept
     assert (result.width, result.height) == (48, 64)
-    assert ("location", "camera model") == result.removed[:2]
+    assert result.removed[:2] == ("location", "camera model")
     with Image.open(io.BytesIO(result.data)) as stored:
         assert stored.size == (48, 64)
         assert stored.info["icc_profile"] == icc
@@ -385,9 +478,13 @@ def test_mangled_photos_are_refused_or_stored_clean_never_an_error(tmp_path):
     stored, and whatever is stored carries nothing private (a fixed seed: repeatable)."""
     exif = photos.camera_exif(orientation=6)
     originals = [
-        photos.phone_jpeg(), photos.jpeg_photo((64, 48), exif=exif, progressive=True),
-        photos.png_photo(exif=exif, icc=photos.icc_profile()), photos.animated_gif(),
-        photos.still_webp(exif=exif), photos.animated_webp(exif=exif), photos.heic_photo(),
+        photos.phone_jpeg(),
+        photos.jpeg_photo((64, 48), exif=exif, progressive=True),
+        photos.png_photo(exif=exif, icc=photos.icc_profile()),
+        photos.animated_gif(),
+        photos.still_webp(exif=exif),
+        photos.animated_webp(exif=exif),
+        photos.heic_photo(),
     ]
     rnd = random.Random(4)
     refused = 0
@@ -407,7 +504,9 @@ def test_mangled_photos_are_refused_or_stored_clean_never_an_error(tmp_path):
         (tmp_path / f"{attempt}.{result.extension}").write_bytes(result.data)
     stored = list(tmp_path.iterdir())
     assert refused > 50 and len(stored) > 50  # both outcomes were exercised
-    report = subprocess.run(["exiftool", "-json", "-a", "-u", "-G1", str(tmp_path)], capture_output=True)
+    report = subprocess.run(
+        ["exiftool", "-json", "-a", "-u", "-G1", str(tmp_path)], capture_output=True
+    )
     tags = json.loads(report.stdout)
     assert len(tags) == len(stored)
     assert {entry["SourceFile"]: private_tags(entry) for entry in tags if private_tags(entry)} == {}

@@ -17,7 +17,6 @@ from .helpers import stored_keys
 from .test_hostile import SECRET, no_decoding
 from .test_images import clean, exiftool, needs_exiftool, private_tags, same_pixels, upright
 
-
 # --- helpers ---------------------------------------------------------------------------
 
 
@@ -49,8 +48,7 @@ def test_the_result_page_lists_what_was_removed(client):
     html = client.post("/", {"photo": photo}).content.decode()
     assert (
         "Removed from the photo: location, camera model, camera serial number, date taken, "
-        "thumbnail"
-        in html
+        "thumbnail" in html
     )
 
     plain = SimpleUploadedFile("plain.jpg", photos.jpeg_photo(), content_type="image/jpeg")

@@ -14,8 +14,8 @@ from gunicorn.config import Config
 
 from seen.logredact import RedactingFilter, RedactingLogger, redact
 
-from .helpers import jpeg_bytes, wait_for
 from .deployed import gunicorn
+from .helpers import jpeg_bytes, wait_for
 
 TOKEN = "Zq3xY7wVb2Nc8Md1Lk4Jh6Gf5Ds9Pa0T"
 MANAGE_TOKEN = "Rt5yU8iO1pA4sD7fG0hJ3kL6zX9cV2bN"
@@ -63,8 +63,10 @@ def test_redact_hides_tokens_and_pins_and_nothing_else(line, expected):
         # In a query string or a header.
         (f"GET /?next=/s/{TOKEN} HTTP/1.1", "GET /?next=/s/… HTTP/1.1"),
         (f"GET /?next=%2Fs%2F{TOKEN}&x=1 HTTP/1.1", "GET /?next=/s/…&x=1 HTTP/1.1"),
-        (f"GET /?next=https%3A%2F%2Fseen.example.org%2Fm%2F{MANAGE_TOKEN}",
-         "GET /?next=https%3A//seen.example.org/m/…"),
+        (
+            f"GET /?next=https%3A%2F%2Fseen.example.org%2Fm%2F{MANAGE_TOKEN}",
+            "GET /?next=https%3A//seen.example.org/m/…",
+        ),
         (f"Referer: https://seen.example.org/S/{TOKEN}", "Referer: https://seen.example.org/s/…"),
         # PINs escaped, or with an escaped "=".
         ("GET /s/abc?%70in=4821 HTTP/1.1", "GET /s/…?pin=… HTTP/1.1"),
@@ -99,14 +101,18 @@ def django_log_output():
 
 def test_djangos_request_warnings_name_no_token(django_log_output):
     logging.getLogger("django.request").warning("Not Found: %s", f"/s/{TOKEN}")
-    logging.getLogger("django.request").warning("Method Not Allowed (%s): %s", "PUT", f"/m/{MANAGE_TOKEN}")
+    logging.getLogger("django.request").warning(
+        "Method Not Allowed (%s): %s", "PUT", f"/m/{MANAGE_TOKEN}"
+    )
     text = django_log_output.getvalue()
     assert "Not Found: /s/…" in text and "Method Not Allowed (PUT): /m/…" in text
     assert TOKEN not in text and MANAGE_TOKEN not in text
 
 
 def test_runserver_request_lines_name_no_token(django_log_output):
-    logging.getLogger("django.server").info('"%s" %s %s', f"POST /s/{TOKEN}?pin=4821 HTTP/1.1", 200, 5120)
+    logging.getLogger("django.server").info(
+        '"%s" %s %s', f"POST /s/{TOKEN}?pin=4821 HTTP/1.1", 200, 5120
+    )
     text = django_log_output.getvalue()
     assert '"POST /s/…?pin=… HTTP/1.1" 200 5120' in text
     assert TOKEN not in text and "4821" not in text
@@ -116,7 +122,9 @@ def test_tracebacks_name_no_token(django_log_output):
     try:
         raise RuntimeError(f"could not serve /s/{TOKEN}")
     except RuntimeError:
-        logging.getLogger("django.request").exception("Internal Server Error: %s", f"/m/{MANAGE_TOKEN}")
+        logging.getLogger("django.request").exception(
+            "Internal Server Error: %s", f"/m/{MANAGE_TOKEN}"
+        )
     text = django_log_output.getvalue()
     assert "RuntimeError: could not serve /s/…" in text
     assert "Internal Server Error: /m/…" in text

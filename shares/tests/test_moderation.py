@@ -62,7 +62,11 @@ def test_one_report_suspends_an_unlimited_share_at_once(make_share):
     assert share.suspended_at is not None
     assert share.status == "suspended"
     event = ModerationEvent.objects.get()
-    assert (event.action, event.actor, event.actor_name) == (ModerationAction.SUSPENDED, None, "system")
+    assert (event.action, event.actor, event.actor_name) == (
+        ModerationAction.SUSPENDED,
+        None,
+        "system",
+    )
 
 
 def test_a_limited_share_is_suspended_at_its_second_report(make_share):
@@ -217,9 +221,10 @@ def test_the_footer_shows_the_abuse_contact_when_set(client, settings):
     settings.SEEN_ABUSE_CONTACT = ""
     assert "Report abuse" not in client.get("/").content.decode()
     settings.SEEN_ABUSE_CONTACT = "abuse@example.org"
-    assert '<a href="mailto:abuse@example.org" rel="nofollow">abuse@example.org</a>' in client.get(
-        "/"
-    ).content.decode()
+    assert (
+        '<a href="mailto:abuse@example.org" rel="nofollow">abuse@example.org</a>'
+        in client.get("/").content.decode()
+    )
     settings.SEEN_ABUSE_CONTACT = "https://example.org/abuse"
     assert 'href="https://example.org/abuse"' in client.get("/s/" + "b" * 32).content.decode()
 
@@ -313,8 +318,13 @@ def test_the_share_list_puts_reported_shares_first_and_shows_no_secrets(
     for page in (html, as_superuser.content.decode()):
         for created in (quiet, reported, newest):
             share = Share.objects.get(pk=created.share.pk)
-            for secret in (created.token, created.manage_token, share.token_hash,
-                           share.manage_token_hash, share.photo_key):
+            for secret in (
+                created.token,
+                created.manage_token,
+                share.token_hash,
+                share.manage_token_hash,
+                share.photo_key,
+            ):
                 assert secret not in page
 
 
@@ -352,7 +362,13 @@ def test_the_share_page_shows_facts_and_reports_but_no_hashes_and_is_read_only(
     html = response.content.decode()
     assert "this is stolen" in html
     assert "Preview photo" in html
-    for secret in (share.token_hash, share.manage_token_hash, share.pin_hash, share.photo_key, created.token):
+    for secret in (
+        share.token_hash,
+        share.manage_token_hash,
+        share.pin_hash,
+        share.photo_key,
+        created.token,
+    ):
         assert secret not in html
     assert "token_hash" not in html and "photo_key" not in html
 
@@ -381,7 +397,12 @@ def test_the_audit_log_is_read_only_even_for_a_superuser(admin_client, make_shar
     report(created.token)
     event = ModerationEvent.objects.get()
     assert admin_client.get("/admin/shares/moderationevent/add/").status_code == 403
-    assert admin_client.post(f"/admin/shares/moderationevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(
+            f"/admin/shares/moderationevent/{event.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
     page = admin_client.get(f"/admin/shares/moderationevent/{event.pk}/change/")
     assert page.status_code == 200 and 'name="note"' not in page.content.decode()
     assert ModerationEvent.objects.count() == 1
@@ -413,10 +434,14 @@ def test_preview_streams_the_photo_without_spending_a_view_and_is_recorded(
     assert stored_keys() == [share.photo_key]
     events = ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED)
     assert events.count() == 2
-    assert {(e.actor_id, e.actor_name, e.share_id) for e in events} == {(moderator.pk, "mod", share.pk)}
+    assert {(e.actor_id, e.actor_name, e.share_id) for e in events} == {
+        (moderator.pk, "mod", share.pk)
+    }
 
 
-def test_preview_of_an_unreported_share_needs_the_explicit_confirmation(moderator_client, make_share):
+def test_preview_of_an_unreported_share_needs_the_explicit_confirmation(
+    moderator_client, make_share
+):
     make_share(views=1)
     share = Share.objects.get()
     assert "View unreported content" in moderator_client.get(preview_url(share)).content.decode()
@@ -448,7 +473,9 @@ def test_a_non_staff_user_gets_no_preview_but_the_login_page(client, django_user
     assert not ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED).exists()
 
 
-def test_a_moderator_without_the_preview_permission_gets_403(moderator_client, moderator, make_share):
+def test_a_moderator_without_the_preview_permission_gets_403(
+    moderator_client, moderator, make_share
+):
     created = make_share(views=0)
     report(created.token)
     share = Share.objects.get()
@@ -458,9 +485,10 @@ def test_a_moderator_without_the_preview_permission_gets_403(moderator_client, m
     )
     assert moderator_client.get(preview_url(share)).status_code == 403
     assert moderator_client.post(preview_url(share)).status_code == 403
-    assert "Preview photo" not in moderator_client.get(
-        f"/admin/shares/share/{share.pk}/change/"
-    ).content.decode()
+    assert (
+        "Preview photo"
+        not in moderator_client.get(f"/admin/shares/share/{share.pk}/change/").content.decode()
+    )
     assert not ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED).exists()
 
 
@@ -496,7 +524,11 @@ def test_remove_deletes_the_photo_and_keeps_reports_and_audit_rows(
     assert share.photo_deleted_at is not None
     assert stored_keys() == []
     kept = Report.objects.get()
-    assert (kept.status, kept.resolved_by, kept.share_id) == (ReportStatus.ACTIONED, "mod", share.pk)
+    assert (kept.status, kept.resolved_by, kept.share_id) == (
+        ReportStatus.ACTIONED,
+        "mod",
+        share.pk,
+    )
     assert list(ModerationEvent.objects.order_by("pk").values_list("action", flat=True)) == [
         ModerationAction.SUSPENDED,
         ModerationAction.PREVIEWED,
@@ -549,7 +581,9 @@ def test_restore_puts_a_suspended_share_back_online(moderator_client, client, ma
     share.refresh_from_db()
     assert share.suspended_at is None
     assert Report.objects.get().status == ReportStatus.DISMISSED
-    assert ModerationEvent.objects.filter(action=ModerationAction.RESTORED, actor_name="mod").exists()
+    assert ModerationEvent.objects.filter(
+        action=ModerationAction.RESTORED, actor_name="mod"
+    ).exists()
     client.logout()
     assert client.post(f"/s/{created.token}").status_code == 200
 
@@ -564,7 +598,11 @@ def test_dismiss_reports_closes_them_and_records_it(moderator_client, make_share
     assert response.status_code == 302
     assert Report.objects.get().status == ReportStatus.DISMISSED
     event = ModerationEvent.objects.get()
-    assert (event.action, event.actor_name, event.share_id) == (ModerationAction.DISMISSED, "mod", share.pk)
+    assert (event.action, event.actor_name, event.share_id) == (
+        ModerationAction.DISMISSED,
+        "mod",
+        share.pk,
+    )
     listed = moderator_client.get("/admin/shares/report/?status=dismissed")
     assert len(listed.context["cl"].result_list) == 1
 
@@ -580,7 +618,9 @@ def test_dismiss_from_the_reports_list(moderator_client, make_share):
     assert Report.objects.get(pk=second.pk).status == ReportStatus.OPEN
 
 
-def test_a_staff_user_without_the_moderate_permission_has_no_actions(client, django_user_model, make_share):
+def test_a_staff_user_without_the_moderate_permission_has_no_actions(
+    client, django_user_model, make_share
+):
     created = make_share(views=0)
     report(created.token)
     viewer = django_user_model.objects.create_user("looker", password="pw", is_staff=True)
@@ -589,7 +629,9 @@ def test_a_staff_user_without_the_moderate_permission_has_no_actions(client, dja
     page = client.get("/admin/shares/share/")
     assert page.status_code == 200
     assert 'value="remove"' not in page.content.decode()
-    client.post("/admin/shares/share/", {"action": "remove", "_selected_action": [created.share.pk]})
+    client.post(
+        "/admin/shares/share/", {"action": "remove", "_selected_action": [created.share.pk]}
+    )
     assert Share.objects.get().ended_at is None
 
 
@@ -650,7 +692,12 @@ def _reports_setting(value: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=Path(__file__).resolve().parents[2],
-        env={**env, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "seen.settings", "SEEN_REPORTS_TO_SUSPEND": value},
+        env={
+            **env,
+            "DEBUG": "true",
+            "DJANGO_SETTINGS_MODULE": "seen.settings",
+            "SEEN_REPORTS_TO_SUSPEND": value,
+        },
         capture_output=True,
         text=True,
         timeout=60,
@@ -681,7 +728,8 @@ def in_chromium(steps) -> None:
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
-                    executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+                    executable_path=str(CHROMIUM),
+                    args=["--headless", "--no-sandbox", "--disable-gpu"],
                 )
                 try:
                     steps(browser.new_page())

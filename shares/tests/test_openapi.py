@@ -117,8 +117,13 @@ class App:
 
         def fail(client, operation_name, api_params):
             raise ClientError(
-                {"Error": {"Code": "InternalError", "Message": "We encountered an internal "
-                           "error."}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+                {
+                    "Error": {
+                        "Code": "InternalError",
+                        "Message": "We encountered an internal error.",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 500},
+                },
                 operation_name,
             )
 
@@ -167,7 +172,8 @@ PRODUCERS = {
     ("/s/{token}", "post", "200"): lambda app: [
         app.call("POST", f"/s/{app.share(views=3, photo=image_bytes(app.media)).token}"),
         app.call(
-            "POST", f"/s/{app.share(views=0, pin='1234', photo=image_bytes(app.media)).token}",
+            "POST",
+            f"/s/{app.share(views=0, pin='1234', photo=image_bytes(app.media)).token}",
             data={"pin": "1234"},
         ),
     ],
@@ -185,8 +191,9 @@ PRODUCERS = {
     ("/s/{token}", "post", "410"): lambda app: app.call("POST", f"/s/{app.ended().token}"),
     ("/s/{token}", "post", "429"): lambda app: [
         app.limited("views", "POST", f"/s/{app.share(views=0).token}"),
-        app.limited("pin_failures", "POST", f"/s/{app.share(pin='1234').token}",
-                    data={"pin": "9999"}),
+        app.limited(
+            "pin_failures", "POST", f"/s/{app.share(pin='1234').token}", data={"pin": "9999"}
+        ),
     ],
     ("/s/{token}", "post", "503"): lambda app: app.down("POST", f"/s/{app.share().token}"),
     ("/s/{token}/report", "get", "200"): lambda app: app.call(

@@ -21,8 +21,10 @@ from .helpers import TEST_BUCKET, in_threads, put_object
 
 def client_error(code: str, status: int) -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": f"{code} said the store"},
-         "ResponseMetadata": {"HTTPStatusCode": status}},
+        {
+            "Error": {"Code": code, "Message": f"{code} said the store"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
         "AnyOperation",
     )
 
@@ -56,9 +58,7 @@ OPERATIONS = {
     "save": lambda: photostore.save(key="photos/a.jpg", data=b"jpg"),
     "open": lambda: photostore.open_photo("photos/a.jpg"),
     "check": photostore.check,
-    "list": lambda: list(
-        photostore.list_older_than(prefix="photos/", older_than=timezone.now())
-    ),
+    "list": lambda: list(photostore.list_older_than(prefix="photos/", older_than=timezone.now())),
 }
 
 
@@ -90,8 +90,12 @@ def test_the_error_text_names_the_s3_code_so_failures_can_be_told_apart(failing_
 
 
 @pytest.mark.parametrize(
-    "error", [PermissionError(13, "Permission denied"), IsADirectoryError(21, "Is a directory"),
-              OSError(28, "No space left on device")]
+    "error",
+    [
+        PermissionError(13, "Permission denied"),
+        IsADirectoryError(21, "Is a directory"),
+        OSError(28, "No space left on device"),
+    ],
 )
 def test_no_os_error_leaves_the_folder_store(local_storage, monkeypatch, error):
     def fail(*args, **kwargs):

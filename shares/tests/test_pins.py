@@ -103,9 +103,7 @@ def test_a_missing_pin_is_asked_for_and_not_counted_anywhere(client, make_share,
     settings.SEEN_RATE_LIMITS = {**settings.SEEN_RATE_LIMITS, "pin_failures": "1/h"}
     created = make_share(views=1, pin="4821")
     for _ in range(settings.SEEN_MAX_PIN_FAILURES + 2):
-        scripted = client.post(
-            f"/s/{created.token}", form, headers={"Accept": "application/json"}
-        )
+        scripted = client.post(f"/s/{created.token}", form, headers={"Accept": "application/json"})
         assert scripted.status_code == 400
         assert scripted.json() == {
             "error": "This photo needs its PIN: enter the PIN the sender gave you. "
@@ -135,7 +133,9 @@ def test_a_right_pin_gives_its_attempt_back(client, make_share, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_wrong_pins_sent_at_once_are_counted_before_they_are_checked(live_server, make_share, settings):
+def test_wrong_pins_sent_at_once_are_counted_before_they_are_checked(
+    live_server, make_share, settings
+):
     """The reviewer's case: 30 wrong PINs at once across 6 shares, against a limit of 10
     per client. Each is counted before its PIN is checked, so exactly 10 are checked."""
     settings.SEEN_RATE_LIMITS = {**settings.SEEN_RATE_LIMITS, "pin_failures": "10/h", "views": None}

@@ -78,9 +78,18 @@ def test_refused_uploads_count_too_but_pages_and_wrong_methods_do_not(client, li
 
 def test_the_limit_is_per_client_address(client, limits):
     limits(uploads="1/h")
-    assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="198.51.100.1").status_code == 201
-    assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="198.51.100.1").status_code == 429
-    assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="198.51.100.2").status_code == 201
+    assert (
+        client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="198.51.100.1").status_code
+        == 201
+    )
+    assert (
+        client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="198.51.100.1").status_code
+        == 429
+    )
+    assert (
+        client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="198.51.100.2").status_code
+        == 201
+    )
 
 
 def test_the_window_ends_and_the_client_may_upload_again(client, limits):
@@ -238,14 +247,21 @@ def request_from(remote: str, forwarded: str | None = None):
         ("10.0.0.0/8", "10.0.0.2", "1.2.3.4, 203.0.113.5, 10.1.1.1", "203.0.113.5"),
         ("10.0.0.0/8", "10.0.0.2", "10.3.3.3, 10.1.1.1", "10.3.3.3"),
         ("10.0.0.0/8", "10.0.0.2", "garbage, 10.1.1.1", "10.1.1.1"),
-        ("10.0.0.0/8,2001:db8::/32", "2001:db8::1", "[2001:db8:1::5]:443, 2001:db8::9", "2001:db8:1::5"),
+        (
+            "10.0.0.0/8,2001:db8::/32",
+            "2001:db8::1",
+            "[2001:db8:1::5]:443, 2001:db8::9",
+            "2001:db8:1::5",
+        ),
         # IPv4 clients of a dual-stack socket are their IPv4 address.
         (0, "::ffff:203.0.113.7", None, "203.0.113.7"),
         (1, "10.0.0.2", "::ffff:203.0.113.5", "203.0.113.5"),
         ("10.0.0.0/8", "::ffff:10.0.0.2", "203.0.113.5", "203.0.113.5"),
     ],
 )
-def test_the_client_address_trusts_only_configured_proxies(settings, trusted, remote, forwarded, expected):
+def test_the_client_address_trusts_only_configured_proxies(
+    settings, trusted, remote, forwarded, expected
+):
     if isinstance(trusted, str):
         trusted = [ipaddress.ip_network(part) for part in trusted.split(",")]
     settings.SEEN_TRUSTED_PROXIES = trusted
@@ -255,7 +271,10 @@ def test_the_client_address_trusts_only_configured_proxies(settings, trusted, re
 def test_a_forged_forwarded_for_changes_nothing_without_trusted_proxies(client, limits, settings):
     settings.SEEN_TRUSTED_PROXIES = 0
     limits(uploads="1/h")
-    assert client.post("/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="1.1.1.1").status_code == 201
+    assert (
+        client.post("/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="1.1.1.1").status_code
+        == 201
+    )
     forged = client.post("/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="2.2.2.2")
     assert forged.status_code == 429
 
@@ -264,8 +283,18 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_count(client, 
     settings.SEEN_TRUSTED_PROXIES = 1
     limits(uploads="1/h")
     proxy = {"REMOTE_ADDR": "10.0.0.2"}
-    assert client.post("/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="203.0.113.1", **proxy).status_code == 201
-    assert client.post("/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="203.0.113.2", **proxy).status_code == 201
+    assert (
+        client.post(
+            "/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="203.0.113.1", **proxy
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            "/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="203.0.113.2", **proxy
+        ).status_code
+        == 201
+    )
     # The same client prepending a made-up address is still itself.
     again = client.post(
         "/api/shares", {"photo": photo()}, HTTP_X_FORWARDED_FOR="9.9.9.9, 203.0.113.1", **proxy
@@ -275,9 +304,15 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_count(client, 
 
 def test_ipv6_clients_are_counted_per_64_network(client, limits):
     limits(uploads="1/h")
-    assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="2001:db8:1:2::1").status_code == 201
+    assert (
+        client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="2001:db8:1:2::1").status_code
+        == 201
+    )
     # Anyone holds a whole /64: rotating within it does not buy more uploads.
-    assert client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="2001:db8:1:2::ffff").status_code == 429
+    assert (
+        client.post("/api/shares", {"photo": photo()}, REMOTE_ADDR="2001:db8:1:2::ffff").status_code
+        == 429
+    )
 
 
 def test_ipv4_clients_of_a_dual_stack_socket_are_counted_one_by_one(client, limits):
@@ -353,9 +388,7 @@ def test_a_view_costs_one_redis_operation_per_limit(client, limits, make_share):
 def test_a_pin_view_reserves_and_gives_back_one_attempt(client, limits, make_share):
     limits(views="30/m", pin_failures="10/h")
     created = make_share(views=0, pin="4821")
-    commands = redis_commands_during(
-        lambda: client.post(f"/s/{created.token}", {"pin": "4821"})
-    )
+    commands = redis_commands_during(lambda: client.post(f"/s/{created.token}", {"pin": "4821"}))
     names = [command.split()[0].strip('"').upper() for command in commands]
     # The read, the view count, then the attempt reserved and given back (right PIN).
     assert names == ["GET", "INCRBY", "EXPIRE", "INCRBY", "EXPIRE", "INCRBY", "EXPIRE"], commands
@@ -375,7 +408,9 @@ def test_the_database_limits_requests_too(client, limits, database_counters):
     assert client.post("/api/shares", {"photo": photo()}).status_code == 429
 
 
-def test_a_view_costs_one_query_per_limit_in_the_database(client, limits, make_share, database_counters):
+def test_a_view_costs_one_query_per_limit_in_the_database(
+    client, limits, make_share, database_counters
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -556,9 +591,7 @@ def test_ratelimits_reset_of_an_ipv6_address_resets_its_64(client, limits, count
     assert upload_from("2001:db8:1:2::12") == 201
 
 
-def test_ratelimits_reset_leaves_other_prefixes_alone_and_refuses_garbage(
-    client, limits, settings
-):
+def test_ratelimits_reset_leaves_other_prefixes_alone_and_refuses_garbage(client, limits, settings):
     """Redis may hold another Seen's counters (another SEEN_RATE_LIMIT_PREFIX), and a
     prefix may contain glob characters: only this prefix's keys go."""
     other = redis.Redis.from_url(TEST_REDIS_URL)

@@ -365,7 +365,9 @@ def connections_to(port: int) -> set[int]:
     knows, TIME_WAIT included: each one is a connection that was opened."""
     out = subprocess.run(
         ["ss", "-tanH", "state", "connected", f"( dport = :{port} or sport = :{port} )"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     ports = set()
     for line in out.splitlines():

@@ -46,7 +46,9 @@ def s3(settings):
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     client.create_bucket(Bucket="seen-scaleout")
     settings.STORAGES = {
-        "default": s3_storage_settings("seen-scaleout", endpoint_url=endpoint, addressing_style="path"),
+        "default": s3_storage_settings(
+            "seen-scaleout", endpoint_url=endpoint, addressing_style="path"
+        ),
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     yield client, endpoint
@@ -71,10 +73,23 @@ def gunicorn(port: int, endpoint: str, log: Path) -> subprocess.Popen:
         "LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:seen.gunicorn", "--no-control-socket",
-         "--access-logfile", "/dev/null", "seen.wsgi"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:seen.gunicorn",
+            "--no-control-socket",
+            "--access-logfile",
+            "/dev/null",
+            "seen.wsgi",
+        ],
         # A file, not a pipe: a full pipe would block the server mid-request.
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -93,7 +108,8 @@ def wait_until_up(port: int, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.mark.skipif(
-    os.environ.get("DATABASE_URL", "").startswith("sqlite"), reason="two processes need a server database"
+    os.environ.get("DATABASE_URL", "").startswith("sqlite"),
+    reason="two processes need a server database",
 )
 def test_two_servers_serve_exactly_n_views_between_them(s3, tmp_path, collected_static):
     client, endpoint = s3

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from .helpers import jpeg_bytes
 from .deployed import gunicorn
+from .helpers import jpeg_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,14 +51,22 @@ def schemathesis(
         str(Path(sys.executable).with_name("schemathesis")),
         "run",
         str(schema),
-        "--url", base_url,
-        "--checks", CHECKS,
-        "--max-examples", str(examples),
-        "--phases", "examples,coverage,fuzzing",
-        "--seed", "11",
-        "--request-timeout", "20",
-        "--max-redirects", "0",
-        "--suppress-health-check", "all",
+        "--url",
+        base_url,
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        str(examples),
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--seed",
+        "11",
+        "--request-timeout",
+        "20",
+        "--max-redirects",
+        "0",
+        "--suppress-health-check",
+        "all",
         "--no-color",
         *args,
     ]
@@ -134,8 +142,13 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(t
         # of the same run, and a report would then suspend the share the views are for.
         live = [
             schemathesis(
-                server.url, examples, tmp_path,
-                "--header", "Accept: application/json", "--include-path", path,
+                server.url,
+                examples,
+                tmp_path,
+                "--header",
+                "Accept: application/json",
+                "--include-path",
+                path,
             )
             for path in sorted({path for path, _method in LIVE_SHARES})
         ]
@@ -151,7 +164,8 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(t
     # Refused bodies log a warning (a multipart envelope without a boundary, with its
     # parser's traceback), which is a 400 answered as documented.
     server_errors = [
-        line for line in logs.splitlines()
+        line
+        for line in logs.splitlines()
         if re.search(r'" 5[0-9][0-9] ', line) or " ERROR " in line or "CRITICAL" in line
     ]
     assert not server_errors, "\n".join(server_errors[:20])

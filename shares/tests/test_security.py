@@ -89,7 +89,10 @@ def test_everything_about_a_share_is_never_cached_nor_indexed(client, make_share
 def test_answers_given_before_any_view_are_private_too(client, settings, make_share):
     settings.SEEN_MAX_UPLOAD_BYTES = 2048
     too_large = client.generic(
-        "POST", "/api/shares", b"x", content_type="multipart/form-data; boundary=x",
+        "POST",
+        "/api/shares",
+        b"x",
+        content_type="multipart/form-data; boundary=x",
         CONTENT_LENGTH=str(10 * 1024 * 1024),
     )
     assert too_large.status_code == 413

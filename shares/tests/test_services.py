@@ -63,7 +63,8 @@ def test_it_locks_the_row_while_spending_a_view(make_share):
         services.share_view(token=created.token)
     if connection.vendor == "postgresql":
         assert any(
-            "FOR UPDATE" in q["sql"] and "shares_share" in q["sql"] for q in queries.captured_queries
+            "FOR UPDATE" in q["sql"] and "shares_share" in q["sql"]
+            for q in queries.captured_queries
         )
     else:
         # SQLite has no FOR UPDATE: the atomic block takes the write lock with BEGIN IMMEDIATE.
@@ -226,7 +227,9 @@ def purged_while_opening(monkeypatch):
 
 
 @pytest.mark.parametrize("views", [3, 0], ids=["limited", "unlimited"])
-def test_a_share_purged_during_its_view_is_gone_not_an_error(make_share, purged_while_opening, views):
+def test_a_share_purged_during_its_view_is_gone_not_an_error(
+    make_share, purged_while_opening, views
+):
     created = make_share(views=views)
     with pytest.raises(services.ShareGone) as gone:
         services.share_view(token=created.token)

@@ -18,7 +18,14 @@ def one_of_each(make_share):
     """A share in every state, plus the corner cases: suspended and then expired, ended
     before its expiry passed."""
     shares = {}
-    for name in ("live", "suspended", "expired", "suspended_then_expired", "ended", "ended_and_expired"):
+    for name in (
+        "live",
+        "suspended",
+        "expired",
+        "suspended_then_expired",
+        "ended",
+        "ended_and_expired",
+    ):
         shares[name] = make_share(views=3).share
     past = timezone.now() - timedelta(minutes=1)
     Share.objects.filter(pk=shares["suspended"].pk).update(suspended_at=past)

@@ -396,7 +396,9 @@ class FailingS3:
         self.server.server_close()
 
 
-def view_through(store_url: str | None, live_server, token: str, settings, **request) -> requests.Response:
+def view_through(
+    store_url: str | None, live_server, token: str, settings, **request
+) -> requests.Response:
     if store_url is not None:
         settings.STORAGES = {
             **settings.STORAGES,

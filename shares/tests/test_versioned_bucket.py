@@ -80,8 +80,12 @@ def test_five_wrong_pins_delete_every_version(
 
 def test_purge_deletes_every_version_of_expired_photos(versioned, make_share, time_machine):
     created = [make_share(views=1, expires_in=3600) for _ in range(3)]
-    versions = [(c.share.photo_key, v) for c in created for k, v in every_version(versioned)
-                if k == c.share.photo_key]
+    versions = [
+        (c.share.photo_key, v)
+        for c in created
+        for k, v in every_version(versioned)
+        if k == c.share.photo_key
+    ]
     assert len(versions) == 3
     time_machine.move_to(created[0].share.expires_at + services.STREAM_GRACE)
     call_command("purge")

@@ -60,7 +60,11 @@ def test_pressing_view_streams_the_image_once(client, make_share, any_storage):
 
 def test_views_remaining_counts_down_and_says_unlimited(client, make_share):
     limited = make_share(views=3)
-    assert [client.post(f"/s/{limited.token}")["Seen-Views-Remaining"] for _ in range(3)] == ["2", "1", "0"]
+    assert [client.post(f"/s/{limited.token}")["Seen-Views-Remaining"] for _ in range(3)] == [
+        "2",
+        "1",
+        "0",
+    ]
     unlimited = make_share(views=0)
     assert client.post(f"/s/{unlimited.token}")["Seen-Views-Remaining"] == "unlimited"
 
@@ -73,7 +77,9 @@ def test_a_pin_protected_share_asks_for_the_pin(client, make_share):
     assert wrong.status_code == 403
     assert "Wrong PIN. 4 attempts left" in wrong.content.decode()
 
-    as_json = client.post(f"/s/{created.token}", {"pin": "1111"}, headers={"Accept": "application/json"})
+    as_json = client.post(
+        f"/s/{created.token}", {"pin": "1111"}, headers={"Accept": "application/json"}
+    )
     assert as_json.status_code == 403
     assert as_json.json()["attempts_left"] == 3
 
@@ -105,7 +111,15 @@ def test_an_expired_link_answers_410(client, make_share):
 
 
 @pytest.mark.parametrize(
-    "token", ["A" * 32, "short", "A" * 33, "has.dots.in.it.and.is.long.enough", "%00" * 11, "../../etc/passwd"]
+    "token",
+    [
+        "A" * 32,
+        "short",
+        "A" * 33,
+        "has.dots.in.it.and.is.long.enough",
+        "%00" * 11,
+        "../../etc/passwd",
+    ],
 )
 def test_unknown_or_malformed_tokens_answer_404(client, token):
     for method in (client.get, client.post):
