@@ -18,6 +18,7 @@ class EndReason(models.TextChoices):
     PIN = "pin", "too many wrong PINs"
     REMOVED = "removed", "removed by a moderator"
     MISSING = "missing", "photo missing from storage"
+    DAMAGED = "damaged", "photo damaged in storage"
 
 
 class ShareStatus(models.TextChoices):
@@ -80,6 +81,12 @@ class Share(models.Model):
     # Views spent whose bytes are still being sent: the photo is deleted when the last
     # view has been delivered, not while an earlier viewer is still downloading it.
     streams_open = models.PositiveIntegerField(default=0)
+    # The photo is sealed (shares.photostore) with a key derived from the link token and
+    # this salt. The salt is erased (NULL) in the transaction that ends the share, so from
+    # then on nothing, not even the link with an old copy of the object, opens the photo.
+    # encrypted=False: a share from before encryption, whose object is plain.
+    encrypted = models.BooleanField(default=False, editable=False)
+    key_salt = models.BinaryField(max_length=64, null=True, blank=True, editable=False)
     pin_hash = models.CharField(max_length=200, blank=True, editable=False)
     pin_failures = models.PositiveSmallIntegerField(default=0)
     prevent_download = models.BooleanField(default=False)
@@ -104,7 +111,7 @@ class Share(models.Model):
         # The moderation desk's own rights, so a moderator needs neither change nor delete.
         permissions = [
             ("moderate_share", "Can remove and restore shares and dismiss their reports"),
-            ("preview_share", "Can preview a share's photo without spending a view"),
+            ("preview_share", "Can preview a reported share's photo without spending a view"),
         ]
 
     def __str__(self) -> str:
@@ -197,6 +204,10 @@ class Report(models.Model):
     # share (shares.keyed.reporter_hash): two reports from one person count once towards
     # the suspension threshold, and nothing here says who they are.
     reporter = models.CharField(max_length=64, blank=True, editable=False)
+    # The photo's key, wrapped for the moderators (shares.keyed.moderation_wrap) when the
+    # report was made with the link (and the PIN, if any): the only way a moderator can
+    # open the photo. Erased with the share's salt when the share ends.
+    wrapped_key = models.BinaryField(max_length=128, null=True, blank=True, editable=False)
     details = models.TextField(max_length=2000, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     status = models.CharField(
@@ -218,6 +229,7 @@ class ModerationAction(models.TextChoices):
     REMOVED = "removed", "removed"
     DISMISSED = "dismissed", "dismissed reports"
     PREVIEWED = "previewed", "previewed the photo"
+    PREVIEW_REFUSED = "preview_refused", "tried to preview (refused: no key)"
 
 
 class ModerationEvent(models.Model):

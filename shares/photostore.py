@@ -11,10 +11,17 @@ downloads a whole object before the first read. It keeps **one boto3 client per 
 and configuration** instead (clients are thread-safe; sessions and resources are not),
 with a connection pool as large as a worker's threads, and streams GetObject bodies,
 giving each connection back to the pool once a body has been read to its end.
+
+Every photo is stored encrypted (see "Sealed objects" below): callers pass the secret
+derived from the share's link (photo_secret), and plain bytes never reach the folder, the
+bucket or a temporary file. Shares created before encryption have plain objects, opened
+with secret=None until they end.
 """
 
 import logging
 import os
+import secrets
+import struct
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,11 +29,15 @@ from datetime import UTC, datetime
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from nacl import bindings as sodium
+from nacl.exceptions import CryptoError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +52,12 @@ class PhotoMissing(Exception):
 
 class StorageUnavailable(Exception):
     """The store could not do what was asked (down, refused, misconfigured)."""
+
+
+class PhotoDamaged(PhotoMissing):
+    """The object is there but is not this photo: it fails authentication (a flipped
+    bit, a truncated or reordered object, another share's object, or not sealed at all).
+    For a viewer it is as gone as a missing one, hence the subclass."""
 
 
 def describe(exc: BaseException) -> str:
@@ -135,11 +152,133 @@ def s3_bucket() -> tuple[object, str] | None:
     return None if bucket is None else (bucket.client, bucket.name)
 
 
+# --- Sealed objects ------------------------------------------------------------------------
+#
+# libsodium's secretstream (XChaCha20-Poly1305, crypto_secretstream_xchacha20poly1305) via
+# PyNaCl: a reviewed streaming AEAD that authenticates each chunk, their order and the end
+# of the stream, so a flipped bit, reordered or dropped chunks and a truncated object are
+# all refused. An object is
+#
+#     b"SEEN" | version (1 byte, 1) | plain bytes per chunk (uint32, big-endian)
+#     | secretstream header (24 bytes) | chunk 1 | ... | chunk n (tagged FINAL)
+#
+# each chunk being CHUNK plain bytes (the last one fewer) plus 17 bytes of tag. Every
+# chunk's associated data is the first 9 bytes and the object's key, so an object moved
+# under another key is refused too (another share's object fails anyway: its secret
+# differs). A later format gets another version byte and lives beside this one.
+
+MAGIC = b"SEEN"
+FORMAT_VERSION = 1
+CHUNK = 64 * 1024
+_PREFIX = struct.Struct(">4sBI")
+_HEADER_BYTES = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES
+_TAG_BYTES = sodium.crypto_secretstream_xchacha20poly1305_ABYTES
+_TAG_FINAL = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+_TAG_MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+SALT_BYTES = 32
+_SECRET_PURPOSE = b"seen.photostore.photo-secret v1"
+
+
+def new_salt() -> bytes:
+    """A share's random salt, kept in its row while the share lives (erasing it makes the
+    photo unreadable: crypto-shredding)."""
+    return secrets.token_bytes(SALT_BYTES)
+
+
+def photo_secret(*, token: str, salt: bytes) -> bytes:
+    """The key a share's photos are sealed with: HKDF-SHA256 over the link token, with the
+    share's salt and a purpose label of its own. Nothing stored holds the token, and the
+    SHA-256 that looks a share up is a different function of it, so neither the database
+    nor the bucket yields this key."""
+    hkdf = HKDF(algorithm=SHA256(), length=32, salt=salt, info=_SECRET_PURPOSE)
+    return hkdf.derive(token.encode())
+
+
+def _associated_data(prefix: bytes, key: str) -> bytes:
+    return prefix + key.encode()
+
+
+def seal(data: bytes, *, secret: bytes, key: str) -> bytes:
+    """`data` encrypted for storage under `key` (the format above)."""
+    prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, CHUNK)
+    ad = _associated_data(prefix, key)
+    state = sodium.crypto_secretstream_xchacha20poly1305_state()
+    parts = [prefix, sodium.crypto_secretstream_xchacha20poly1305_init_push(state, secret)]
+    view = memoryview(data)
+    last = max(len(data) - 1, 0) // CHUNK * CHUNK  # where the final chunk starts
+    for start in range(0, last + 1, CHUNK):
+        tag = _TAG_FINAL if start == last else _TAG_MESSAGE
+        chunk = bytes(view[start : start + CHUNK])
+        parts.append(sodium.crypto_secretstream_xchacha20poly1305_push(state, chunk, ad, tag))
+    return b"".join(parts)
+
+
+class _Opener:
+    """Reads a sealed object chunk by chunk and decrypts it; raises PhotoDamaged."""
+
+    def __init__(self, stream, *, secret: bytes, key: str):
+        self._stream = stream
+        prefix = _read_exact(stream, _PREFIX.size)
+        if len(prefix) < _PREFIX.size:
+            raise PhotoDamaged("shorter than a sealed object's header")
+        magic, version, chunk = _PREFIX.unpack(prefix)
+        if magic != MAGIC or version != FORMAT_VERSION or not 0 < chunk <= 16 * CHUNK:
+            raise PhotoDamaged("not a sealed object of a known format")
+        header = _read_exact(stream, _HEADER_BYTES)
+        if len(header) < _HEADER_BYTES:
+            raise PhotoDamaged("truncated in its header")
+        self._state = sodium.crypto_secretstream_xchacha20poly1305_state()
+        try:
+            sodium.crypto_secretstream_xchacha20poly1305_init_pull(self._state, header, secret)
+        except CryptoError:
+            raise PhotoDamaged("bad stream header") from None
+        self._ad = _associated_data(prefix, key)
+        self._sealed_chunk = chunk + _TAG_BYTES
+        self.finished = False
+
+    def next_chunk(self) -> bytes:
+        """The next chunk's plain bytes (b"" once the final chunk has been read)."""
+        if self.finished:
+            return b""
+        sealed = _read_exact(self._stream, self._sealed_chunk)
+        try:
+            plain, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(
+                self._state, sealed, self._ad
+            )
+        except (CryptoError, ValueError):
+            raise PhotoDamaged("a chunk fails authentication (altered, reordered or cut)") from None
+        if tag == _TAG_FINAL:
+            self.finished = True
+            if self._stream.read(1):
+                raise PhotoDamaged("bytes after the final chunk")
+        elif len(sealed) < self._sealed_chunk:
+            raise PhotoDamaged("truncated: the stream ends before its final chunk")
+        return plain
+
+
+def _read_exact(stream, size: int) -> bytes:
+    """`size` bytes, or fewer only at the end of the stream (reads may come back short)."""
+    data = stream.read(size)
+    if len(data) == size or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < size:
+        more = stream.read(size - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
 # --- the operations --------------------------------------------------------------------------
 
 
-def save(*, key: str, data: bytes) -> None:
-    """Store a new photo under `key` (random, so it never overwrites one)."""
+def save(*, key: str, data: bytes, secret: bytes) -> None:
+    """Seal a new photo with `secret` (photo_secret) and store it under `key` (random, so it
+    never overwrites one). Only the sealed bytes leave this process."""
+    data = seal(data, secret=secret, key=key)
     bucket = _s3()
     try:
         if bucket is not None:
@@ -152,26 +291,51 @@ def save(*, key: str, data: bytes) -> None:
 
 
 class PhotoBody:
-    """A photo being read from the store, chunk by chunk.
+    """A photo being read from the store, chunk by chunk, decrypted as it goes.
 
-    On S3 the answer's headers have arrived when this exists, so a store that fails
-    has failed before anything is spent. Closing it after the last byte gives the
-    connection back to the pool; closing it early (a viewer who went away) drops it.
+    On S3 the answer's headers have arrived when this exists, and a sealed photo's first
+    chunk has been read and authenticated, so a store that fails or an object that is not
+    this photo has failed before anything is spent. Closing it after the last byte gives
+    the connection back to the pool; closing it early (a viewer who went away) drops it.
+    `damaged` is set when a later chunk fails authentication.
     """
 
-    def __init__(self, stream, *, s3: bool):
+    def __init__(self, stream, *, s3: bool, secret: bytes | None = None, key: str = ""):
         self._stream = stream
-        if not s3:
-            # Local files: lets the server use sendfile().
-            self.fileno = stream.fileno
+        self.damaged = False
+        self._opener = None
+        self._buffer = b""
+        if secret is None:
+            if not s3:
+                # A plain local file (a share from before encryption): sendfile() may send it.
+                self.fileno = stream.fileno
+            return
+        try:
+            self._opener = _Opener(stream, secret=secret, key=key)
+            self._buffer = self._opener.next_chunk()
+        except BaseException:
+            stream.close()
+            raise
 
     def read(self, size: int = -1) -> bytes:
         try:
-            data = self._stream.read(size)
+            if self._opener is None:
+                return self._stream.read(size)
+            if not self._buffer:
+                self._buffer = self._opener.next_chunk()
         except (OSError, BotoCoreError, ClientError) as exc:
             # Too late for a clean answer (bytes are already on their way): the
             # connection is cut, which a viewer sees as an incomplete download.
             raise OSError(f"reading the photo failed: {describe(exc)}") from None
+        except PhotoDamaged as exc:
+            # The same, and never a clean end: a viewer must not take a cut or altered
+            # photo for a whole one.
+            self.damaged = True
+            raise OSError(f"the photo is damaged: {exc}") from None
+        if size < 0 or size >= len(self._buffer):
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
 
     def close(self) -> None:
@@ -182,14 +346,16 @@ class PhotoBody:
         self._stream.close()
 
 
-def open_photo(key: str) -> PhotoBody:
-    """Open a photo for streaming. Raises PhotoMissing or StorageUnavailable."""
+def open_photo(key: str, *, secret: bytes | None) -> PhotoBody:
+    """Open a photo for streaming: sealed with `secret`, or a plain object from before
+    encryption when secret is None. Raises PhotoMissing, PhotoDamaged (the first chunk
+    fails authentication) or StorageUnavailable."""
     bucket = _s3()
     try:
         if bucket is not None:
             body = bucket.client.get_object(Bucket=bucket.name, Key=key)["Body"]
-            return PhotoBody(body, s3=True)
-        return PhotoBody(default_storage.open(key, "rb"), s3=False)
+            return PhotoBody(body, s3=True, secret=secret, key=key)
+        return PhotoBody(default_storage.open(key, "rb"), s3=False, secret=secret, key=key)
     except FileNotFoundError:
         raise PhotoMissing(key) from None
     except ClientError as exc:

@@ -49,6 +49,7 @@ _GONE_MESSAGES = {
     EndReason.PIN: "This photo was deleted after too many wrong PINs.",
     EndReason.REMOVED: "This photo was removed by a moderator.",
     EndReason.MISSING: "This photo is no longer available.",
+    EndReason.DAMAGED: "This photo is no longer available.",
 }
 
 

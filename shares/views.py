@@ -92,6 +92,8 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
         return _pin_required(request, exc.share)
     except services.WrongPin as exc:
         return _wrong_pin(request, token, exc.attempts_left)
+    except services.PhotoDamaged:
+        return render_gone(request, EndReason.DAMAGED)
     except services.PhotoMissing:
         return render_gone(request, EndReason.MISSING)
     except services.StorageUnavailable:
@@ -122,11 +124,15 @@ def _pin_required(request: HttpRequest, share: Share) -> HttpResponse:
     return render(request, "shares/open.html", context, status=400)
 
 
+def _wrong_pin_message(attempts_left: int) -> str:
+    noun = "attempt" if attempts_left == 1 else "attempts"
+    return f"Wrong PIN. {attempts_left} {noun} left before the photo is deleted."
+
+
 def _wrong_pin(request: HttpRequest, token: str, attempts_left: int) -> HttpResponse:
     if attempts_left == 0:
         return render_gone(request, EndReason.PIN)
-    noun = "attempt" if attempts_left == 1 else "attempts"
-    message = f"Wrong PIN. {attempts_left} {noun} left before the photo is deleted."
+    message = _wrong_pin_message(attempts_left)
     if wants_json(request):
         return JsonResponse({"error": message, "attempts_left": attempts_left}, status=403)
     share = services.share_by_token(token=token)
@@ -144,9 +150,11 @@ def _wrong_pin(request: HttpRequest, token: str, attempts_left: int) -> HttpResp
 def report(request: HttpRequest, token: str) -> HttpResponse:
     """ "Report this photo": a reason and optional details. Never spends a view; enough
     open reports suspend the share at once (services.report_create)."""
-    if not _valid_token(token) or not services.share_exists(token=token):
+    share = services.share_by_token(token=token) if _valid_token(token) else None
+    if share is None:
         return share_not_found(request)
-    context = {"share_path": f"/s/{token}"}
+    # A share with a PIN gives the moderators its photo's key only with the PIN.
+    context = {"share_path": f"/s/{token}", "asks_pin": share.has_pin and not share.is_over}
     if request.method == "GET":
         return render(request, "shares/report.html", {**context, "form": ReportForm()})
     form = ReportForm(request.POST)
@@ -160,9 +168,26 @@ def report(request: HttpRequest, token: str) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             details=form.cleaned_data["details"],
             reporter_address=client_ip(request),
+            pin=form.cleaned_data["pin"],
+            pin_attempts=PinAttempts(request),
         )
     except services.ShareNotFound:
         return share_not_found(request)
+    except PinGuessing as exc:
+        return too_many_requests(request, exc.retry_after, limit="pin_failures")
+    except services.WrongPin as exc:
+        if exc.attempts_left == 0:
+            return render_gone(request, EndReason.PIN)
+        message = (
+            f"{_wrong_pin_message(exc.attempts_left)} Nothing was sent. Enter the right PIN, "
+            "or leave it empty to send the report without it (the moderators then cannot "
+            "see the photo)."
+        )
+        if wants_json(request):
+            payload = {"error": message, "attempts_left": exc.attempts_left}
+            return JsonResponse(payload, status=403)
+        context = {**context, "form": form, "pin_error": message}
+        return render(request, "shares/report.html", context, status=403)
     if wants_json(request):
         return JsonResponse({"status": "received"}, status=201)
     return render(request, "shares/report_sent.html", context, status=201)

@@ -7,6 +7,7 @@ Callers keep `from shares import services` and use the names below.
 """
 
 from .errors import (
+    PhotoDamaged,
     PhotoMissing,
     PinRequired,
     PreviewRefused,
@@ -34,6 +35,7 @@ from .lifecycle import (
 from .moderation import (
     PreviewPhoto,
     moderation_preview,
+    preview_refusal,
     report_create,
     reports_dismiss,
     reports_to_suspend,
@@ -63,6 +65,7 @@ __all__ = [
     "VIEW_CHOICES",
     "CreatedShare",
     "ManagedShare",
+    "PhotoDamaged",
     "PhotoMissing",
     "PhotoStream",
     "PinAttempts",
@@ -77,6 +80,7 @@ __all__ = [
     "WrongPin",
     "_purge_claim",
     "moderation_preview",
+    "preview_refusal",
     "new_token",
     "orphans_purge",
     "photo_delete",

@@ -1,10 +1,11 @@
 """What the services raise. Views and commands catch these, never a storage or ORM
-exception: the photo store's own two (PhotoMissing, StorageUnavailable) are here too."""
+exception: the photo store's own (PhotoMissing, PhotoDamaged, StorageUnavailable) are here too."""
 
 from ..models import Share
-from ..photostore import PhotoMissing, StorageUnavailable
+from ..photostore import PhotoDamaged, PhotoMissing, StorageUnavailable
 
 __all__ = [
+    "PhotoDamaged",
     "PhotoMissing",
     "PinRequired",
     "PreviewRefused",

@@ -21,8 +21,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import images, keyed, photostore
-from ..models import EndReason, Share, ShareView, token_hash
-from .errors import PhotoMissing, PinRequired, ShareGone, ShareNotFound, ShareSuspended, WrongPin
+from ..models import EndReason, Report, Share, ShareView, token_hash
+from .errors import (
+    PhotoDamaged,
+    PhotoMissing,
+    PinRequired,
+    ShareGone,
+    ShareNotFound,
+    ShareSuspended,
+    WrongPin,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +98,12 @@ def share_create(
         decodes_at_once=settings.SEEN_DECODE_CONCURRENCY,
     )
     key = f"{PHOTO_PREFIX}{secrets.token_hex(16)}.{clean.extension}"
-    photostore.save(key=key, data=clean.data)
-
     token, manage_token = new_token(), new_token()
+    salt = photostore.new_salt()
+    photostore.save(
+        key=key, data=clean.data, secret=photostore.photo_secret(token=token, salt=salt)
+    )
+
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -100,6 +111,8 @@ def share_create(
                 token_hash=token_hash(token),
                 manage_token_hash=token_hash(manage_token),
                 photo_key=key,
+                encrypted=True,
+                key_salt=salt,
                 content_type=clean.content_type,
                 size_bytes=len(clean.data),
                 width=clean.width,
@@ -135,6 +148,8 @@ def _lock(share_id: int) -> Share:
 
 def _refuse_unviewable(share: Share) -> None:
     if share.is_over:
+        if share.key_salt is not None:
+            shred_expired(share)
         raise ShareGone(share)
     if share.suspended_at is not None:
         raise ShareSuspended(share)
@@ -167,8 +182,10 @@ def share_view(
     ends and its photo is deleted. A suspended share spends neither a view nor a PIN
     attempt. An unknown link costs no hash: the 404 already says that it
     does not exist, so there is nothing for equal timing to hide. Raises PhotoMissing
-    (and ends the share) when its photo is gone from storage, and StorageUnavailable,
-    with nothing spent, when the store fails.
+    (and ends the share) when its photo is gone from storage, PhotoDamaged (a kind of
+    PhotoMissing, and it ends the share too) when the stored object fails
+    authentication, and StorageUnavailable, with nothing spent, when the store fails.
+    None of these spends a view.
 
     pin_attempts, when given, counts the attempt before the PIN is checked (and whatever
     it raises when the client has none left passes through), so that many wrong PINs
@@ -178,34 +195,21 @@ def share_view(
     if share is None:
         raise ShareNotFound
     _refuse_unviewable(share)
-    if share.pin_hash:
-        if not pin:
-            # Nothing to check, so nothing to count: a missing PIN (a form sent before it
-            # was filled in, a script that forgot it) must not use up the share's attempts
-            # or the client's, which only PINs that were checked and wrong may do.
-            raise PinRequired(share)
-        if pin_attempts is not None:
-            pin_attempts.reserve()
-        if not keyed.pin_matches(pin, share.pin_hash):
-            _pin_failed(share.pk)
-        if pin_attempts is not None:
-            pin_attempts.release()
+    pin_check(share, pin=pin, pin_attempts=pin_attempts)
 
-    # Open first: on S3 the answer's headers are in when this returns, so a store that
-    # fails (down, access denied, a folder we may not read) costs the viewer nothing.
+    # Open first: on S3 the answer's headers are in when this returns, and a sealed
+    # photo's first chunk has been authenticated, so a store that fails (down, access
+    # denied, a folder we may not read) costs the viewer nothing, and neither does an
+    # object that is missing or is not this photo (which ends the share: it can never be
+    # delivered).
+    body = open_share_photo(share, secret=share_secret(share, token=token))
     try:
-        body = photostore.open_photo(share.photo_key)
-    except PhotoMissing:
-        with contextlib.suppress(ShareNotFound):  # purged meanwhile: gone all the same
-            share_end(share_id=share.pk, reason=EndReason.MISSING)
-        raise
-    try:
-        if share.view_limit is None:
-            _spend_unlimited_view(share)
-            on_close = None
-        else:
+        limited = share.view_limit is not None
+        if limited:
             share = _spend_limited_view(share.pk)
-            on_close = functools.partial(_stream_finished, share.pk)
+        else:
+            _spend_unlimited_view(share)
+        on_close = functools.partial(_view_sent, share.pk, body, limited=limited)
     except BaseException:
         body.close()
         raise
@@ -219,6 +223,51 @@ def share_view(
     )
 
 
+def pin_check(share: Share, *, pin: str, pin_attempts: PinAttempts | None) -> None:
+    """Nothing for a share without a PIN; otherwise PinRequired when no PIN was sent, or
+    WrongPin (counted against the share, which ends after too many, and against the
+    client through pin_attempts) when it is not the share's."""
+    if not share.pin_hash:
+        return
+    if not pin:
+        # Nothing to check, so nothing to count: a missing PIN (a form sent before it
+        # was filled in, a script that forgot it) must not use up the share's attempts
+        # or the client's, which only PINs that were checked and wrong may do.
+        raise PinRequired(share)
+    if pin_attempts is not None:
+        pin_attempts.reserve()
+    if not keyed.pin_matches(pin, share.pin_hash):
+        _pin_failed(share.pk)
+    if pin_attempts is not None:
+        pin_attempts.release()
+
+
+def share_secret(share: Share, *, token: str) -> bytes | None:
+    """The key of the share's photo, from its link (None for a plain share from before
+    encryption). ShareGone once the salt has been erased."""
+    if not share.encrypted:
+        return None
+    if share.key_salt is None:
+        raise ShareGone(share)
+    return photostore.photo_secret(token=token, salt=bytes(share.key_salt))
+
+
+def open_share_photo(share: Share, *, secret: bytes | None) -> photostore.PhotoBody:
+    """Open the share's photo; one that is missing or damaged ends the share (it can never
+    be delivered) before PhotoMissing / PhotoDamaged is raised."""
+    try:
+        return photostore.open_photo(share.photo_key, secret=secret)
+    except PhotoMissing as exc:
+        damaged = isinstance(exc, PhotoDamaged)
+        if damaged:
+            # Never the token: the share's number and what was wrong are enough.
+            log.error("the photo of share %s fails authentication: %s", share.pk, exc)
+        with contextlib.suppress(ShareNotFound):  # purged meanwhile: gone all the same
+            reason = EndReason.DAMAGED if damaged else EndReason.MISSING
+            share_end(share_id=share.pk, reason=reason)
+        raise
+
+
 def _spend_limited_view(share_id: int) -> Share:
     with transaction.atomic():
         # Lock the row: many viewers may race for the last view.
@@ -228,9 +277,7 @@ def _spend_limited_view(share_id: int) -> Share:
         share.streams_open += 1
         fields = ["views_used", "streams_open"]
         if share.views_used >= share.view_limit:
-            share.ended_at = timezone.now()
-            share.end_reason = EndReason.VIEWED
-            fields += ["ended_at", "end_reason"]
+            fields += _ended(share, EndReason.VIEWED)
         share.save(update_fields=fields)
         ShareView.objects.create(share=share)
     return share
@@ -292,9 +339,7 @@ def _pin_failed(share_id: int) -> None:
         attempts_left = max(settings.SEEN_MAX_PIN_FAILURES - share.pin_failures, 0)
         fields = ["pin_failures"]
         if attempts_left == 0:
-            share.ended_at = timezone.now()
-            share.end_reason = EndReason.PIN
-            fields += ["ended_at", "end_reason"]
+            fields += _ended(share, EndReason.PIN)
             _delete_photo_on_commit(share)
         share.save(update_fields=fields)
     raise WrongPin(attempts_left)
@@ -327,6 +372,19 @@ class PhotoStream:
         finally:
             if self._on_close is not None:
                 self._on_close()
+
+
+def _view_sent(share_id: int, body: photostore.PhotoBody, *, limited: bool) -> None:
+    """A view's answer is closed. A photo found damaged partway (the viewer's connection was
+    cut, never ended cleanly) can never be delivered: the share ends. The view stays spent,
+    as one whose viewer went away midway does: it was counted when the photo could be
+    delivered as far as anyone could tell (its first chunk had been authenticated)."""
+    if body.damaged:
+        log.error("the photo of share %s fails authentication partway through a view", share_id)
+        with contextlib.suppress(ShareNotFound):
+            share_end(share_id=share_id, reason=EndReason.DAMAGED)
+    if limited:
+        _stream_finished(share_id)
 
 
 def _stream_finished(share_id: int) -> None:
@@ -363,12 +421,41 @@ def share_end(*, share_id: int, reason: str) -> Share:
         if share is None:
             raise ShareNotFound
         if share.ended_at is None:
-            share.ended_at = timezone.now()
-            share.end_reason = reason
-            share.save(update_fields=["ended_at", "end_reason"])
+            share.save(update_fields=_ended(share, reason))
+        elif share.key_salt is not None:  # ended as expired by purge's clock, say
+            share.save(update_fields=_shredded(share))
         if share.photo_deleted_at is None:
             _delete_photo_on_commit(share)
     return share
+
+
+def _ended(share: Share, reason: str) -> list[str]:
+    """End the locked share now, for `reason`, and erase its key material with it; returns
+    the fields to save, which the caller saves in the same transaction."""
+    share.ended_at = timezone.now()
+    share.end_reason = reason
+    return ["ended_at", "end_reason", *_shredded(share)]
+
+
+def _shredded(share: Share) -> list[str]:
+    """Crypto-shredding: erase the share's salt and the moderators' wrapped copies of its
+    key, in the caller's transaction. From its commit on, the link and any copy of the
+    object (a backup, an old version, a delete that failed) no longer open the photo."""
+    share.key_salt = None
+    Report.objects.filter(share_id=share.pk, wrapped_key__isnull=False).update(wrapped_key=None)
+    return ["key_salt"]
+
+
+def shred_expired(share: Share) -> None:
+    """A share found past its expiry: its key material is erased now, by whichever request
+    (or purge) sees it first, as if it had ended then."""
+    with transaction.atomic():
+        erased = Share.objects.filter(
+            pk=share.pk, ended_at__isnull=True, expires_at__lte=timezone.now()
+        ).update(key_salt=None)
+        if erased:
+            Report.objects.filter(share_id=share.pk).update(wrapped_key=None)
+    share.key_salt = None
 
 
 def _delete_photo_on_commit(share: Share) -> None:

@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import counters, photostore
-from ..models import Share
+from ..models import Report, Share
 from .lifecycle import PHOTO_PREFIX
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,18 @@ def _purge_preview() -> PurgeResult:
     )
 
 
+def _shred_over() -> int:
+    """Erase the key material of every share that is over and still has some (an expiry
+    nobody has requested since): first thing, in one transaction, so that a share whose
+    object cannot be deleted now is unreadable all the same."""
+    with transaction.atomic():
+        over = Share.objects.over().filter(key_salt__isnull=False)
+        Report.objects.filter(share__in=over, wrapped_key__isnull=False).update(wrapped_key=None)
+        return over.update(key_salt=None)
+
+
 def _purge_shares(*, batch_size: int) -> PurgeResult:
+    _shred_over()
     purged = objects = failed = 0
     last_pk = 0
     while True:
