@@ -232,6 +232,14 @@ SEEN_MAX_PIN_FAILURES = _int("SEEN_MAX_PIN_FAILURES", 5, minimum=1)
 SEEN_PIN_KEY = env.str("SEEN_PIN_KEY", default="")
 if SEEN_PIN_KEY and len(SEEN_PIN_KEY) < 32:
     raise ImproperlyConfigured("SEEN_PIN_KEY must be at least 32 characters (or empty)")
+# The key the moderators' copies of reported photos' keys are wrapped under (see
+# shares/keyed.py). Empty: derived from SECRET_KEY with a label of its own, which
+# `manage.py check --deploy` warns about (seen.W002): set it in production, so that a leaked
+# or rotated SECRET_KEY neither opens nor loses the reported photos. Changing it makes the
+# photos of open reports unopenable for moderators (the shares themselves still work).
+SEEN_MODERATION_KEY = env.str("SEEN_MODERATION_KEY", default="")
+if SEEN_MODERATION_KEY and len(SEEN_MODERATION_KEY) < 32:
+    raise ImproperlyConfigured("SEEN_MODERATION_KEY must be at least 32 characters (or empty)")
 # The public address used in links (https://seen.example.org); empty means "from the request".
 SEEN_BASE_URL = env.str("SEEN_BASE_URL", default="").rstrip("/")
 # Open reports that suspend a share. Empty: 1 for unlimited shares (they can spread

@@ -297,9 +297,10 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         return super().change_view(request, object_id, form_url, extra_context)
 
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """GET: a page with the preview button (and, for a share nobody reported, the
-        "view unreported content" box). POST: the photo's bytes, without spending a
-        view; every one is written to the audit log."""
+        """GET: a page with the preview button, or why this share's photo cannot be opened
+        here (nobody reported it, or its reports carry no key). POST: the photo's bytes,
+        without spending a view; every one, and every refused try, is written to the audit
+        log."""
         if not self.has_preview_permission(request):
             raise PermissionDenied
         try:
@@ -309,15 +310,13 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         error, status = "", 200
         if request.method == "POST":
             try:
-                preview = services.moderation_preview(
-                    share_id=share.pk,
-                    actor=request.user,
-                    unreported_confirmed=request.POST.get("view_unreported") == "yes",
-                )
+                preview = services.moderation_preview(share_id=share.pk, actor=request.user)
             except services.PreviewRefused as exc:
                 error, status = str(exc), 400
             except services.ShareGone:
                 error, status = "This share has ended: its photo is deleted or about to be.", 410
+            except services.PhotoDamaged:
+                error, status = "The photo in storage is damaged: it fails authentication.", 404
             except (services.ShareNotFound, services.PhotoMissing):
                 error, status = "The photo is missing from storage.", 404
             except services.StorageUnavailable:
@@ -336,7 +335,7 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
             "opts": self.opts,
             "title": f"Preview share {share.pk}",
             "share": share,
-            "reported": share.report_count > 0,
+            "refusal": services.preview_refusal(share),
             "error": error,
         }
         return TemplateResponse(request, "admin/shares/share/preview.html", context, status=status)
@@ -349,6 +348,7 @@ class ReportAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdm
         "share_link",
         "reason",
         "short_details",
+        "carries_key",
         "status",
         "resolved_at",
         "resolved_by",
@@ -362,6 +362,7 @@ class ReportAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdm
         "share_link",
         "reason",
         "details",
+        "carries_key",
         "created_at",
         "status",
         "resolved_at",
@@ -376,6 +377,12 @@ class ReportAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdm
     @admin.display(description="share", ordering="share_number")
     def share_link(self, report: Report) -> str:
         return _share_link(report.share_id, report.share_number)
+
+    @admin.display(description="photo key", boolean=True)
+    def carries_key(self, report: Report) -> bool:
+        """Whether this report lets the moderators open the photo: made with the link (and
+        the PIN) while the share lived, and not erased since (the share ended)."""
+        return report.wrapped_key is not None
 
     @admin.display(description="details")
     def short_details(self, report: Report) -> str:

@@ -25,3 +25,20 @@ def check_trusted_proxies(app_configs, **kwargs) -> list[checks.CheckMessage]:
     if message is None:
         return []
     return [checks.Warning(message, id="seen.W001")]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_moderation_key(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    if settings.SEEN_MODERATION_KEY:
+        return []
+    return [
+        checks.Warning(
+            "SEEN_MODERATION_KEY is not set, so the moderators' copies of reported photos' "
+            "keys are wrapped under a key derived from SECRET_KEY: anyone who learns "
+            "SECRET_KEY and copies the database can open every reported photo, and "
+            "rotating SECRET_KEY loses them.",
+            hint="Set SEEN_MODERATION_KEY to a random value of 32+ characters, kept apart "
+            "from SECRET_KEY (python -c 'import secrets; print(secrets.token_urlsafe(48))').",
+            id="seen.W002",
+        )
+    ]

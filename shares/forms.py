@@ -111,6 +111,9 @@ class ReportForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": 2000}),
         error_messages={"max_length": "Keep the details under 2000 characters."},
     )
+    # Only for a share with a PIN, and optional: with it, the report carries the photo's key
+    # for the moderators; without it, the report is kept but they cannot see the photo.
+    pin = pin_field("The PIN is 4 to 8 digits.")
 
     def error_text(self) -> str:
         return " ".join(str(message) for errors in self.errors.values() for message in errors)

@@ -1,4 +1,5 @@
-"""Keyed hashes under a server key: PINs, and who sent a report.
+"""Keyed hashes under a server key: PINs, and who sent a report; and the moderators'
+wrapped copy of a reported photo's key.
 
 Both hash something with very few possible values (a 4-8 digit PIN; an IP address), so no
 hash, however slow, keeps them secret from someone who holds the stored digest *and* the
@@ -15,9 +16,13 @@ derived from SECRET_KEY.
 
 import secrets
 
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.utils.crypto import constant_time_compare, salted_hmac
+from nacl import bindings as sodium
+from nacl.exceptions import CryptoError
 
 PIN_SCHEME = "hmac-sha256"
 _PIN_PURPOSE = "seen.shares.pin"
@@ -57,3 +62,51 @@ def reporter_hash(*, share_id: int, address: str) -> str:
     person's reports across shares."""
     value = f"{share_id}${address}"
     return salted_hmac(_REPORTER_PURPOSE, value, algorithm="sha256").hexdigest()
+
+
+# --- the moderators' copy of a reported photo's key ---------------------------------------
+#
+# A report is made from the link, so at that moment the server can derive the photo's key;
+# it keeps a copy wrapped (XChaCha20-Poly1305 from libsodium, via PyNaCl) under the
+# moderation key, bound to the share's number as associated data so a wrapped key moved to
+# another share's report does not open. The moderation key is SEEN_MODERATION_KEY, or,
+# when that is empty, derived from SECRET_KEY with a purpose label of its own.
+
+_MODERATION_PURPOSE = b"seen.shares.moderation-wrap v1"
+_NONCE_BYTES = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+
+
+class UnwrapFailed(Exception):
+    """A wrapped key that the current moderation key does not open (the key changed, or
+    the value was altered)."""
+
+
+def _moderation_key() -> bytes:
+    secret = settings.SEEN_MODERATION_KEY or settings.SECRET_KEY
+    hkdf = HKDF(algorithm=SHA256(), length=32, salt=None, info=_MODERATION_PURPOSE)
+    return hkdf.derive(secret.encode())
+
+
+def _share_label(share_id: int) -> bytes:
+    return b"share:%d" % share_id
+
+
+def moderation_wrap(photo_secret: bytes, *, share_id: int) -> bytes:
+    """A share's photo key, sealed for the moderators (nonce | ciphertext and tag)."""
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        photo_secret, _share_label(share_id), nonce, _moderation_key()
+    )
+    return nonce + sealed
+
+
+def moderation_unwrap(wrapped: bytes, *, share_id: int) -> bytes:
+    """The photo key inside moderation_wrap's value. Raises UnwrapFailed."""
+    wrapped = bytes(wrapped)
+    nonce, sealed = wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:]
+    try:
+        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            sealed, _share_label(share_id), nonce, _moderation_key()
+        )
+    except (CryptoError, ValueError):
+        raise UnwrapFailed from None

@@ -274,6 +274,12 @@ def document() -> dict:
         {
             "reason": {"enum": list(ReportReason.values)},
             "details": {"type": "string", "maxLength": 2000},
+            "pin": {
+                "type": "string",
+                "pattern": PIN_PATTERN,
+                "description": "A PIN share's PIN: with it, the report lets the moderators "
+                "see the photo; a wrong one counts as a wrong PIN.",
+            },
         },
         required=["reason"],
     )
@@ -384,7 +390,12 @@ def document() -> dict:
                         "decides.",
                         {HTML: {"schema": {"type": "string"}}, **_json("ReportReceived")},
                     ),
-                    **_errors(400, 404, 429, 503, limits=("reports",)),
+                    "403": _answer(
+                        "A wrong PIN for a share that has one (attempts_left says how many "
+                        "remain); nothing was stored.",
+                        {HTML: {"schema": {"type": "string"}}, **_json("WrongPin")},
+                    ),
+                    **_errors(400, 404, 410, 429, 503, limits=("reports", "pin_failures")),
                 },
             },
         },

@@ -9,7 +9,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from .. import keyed, photostore
+from .. import keyed
 from ..models import (
     EndReason,
     ModerationAction,
@@ -21,7 +21,15 @@ from ..models import (
     token_hash,
 )
 from .errors import PreviewRefused, ShareGone, ShareNotFound
-from .lifecycle import PhotoStream, share_end
+from .lifecycle import (
+    PhotoStream,
+    PinAttempts,
+    open_share_photo,
+    pin_check,
+    share_end,
+    share_secret,
+    shred_expired,
+)
 
 
 @dataclass(frozen=True)
@@ -39,8 +47,22 @@ def reports_to_suspend(share: Share) -> int:
     return 1 if share.is_unlimited else 2
 
 
-def report_create(*, token: str, reason: str, reporter_address: str, details: str = "") -> Report:
+def report_create(
+    *,
+    token: str,
+    reason: str,
+    reporter_address: str,
+    details: str = "",
+    pin: str = "",
+    pin_attempts: PinAttempts | None = None,
+) -> Report:
     """A viewer reports the photo behind a link. It never spends a view.
+
+    A report is made with the link, so while the share lives it carries the photo's key
+    wrapped for the moderators: the only way anyone but a link holder can open the photo.
+    A share with a PIN gives its key only with its PIN: a wrong one raises WrongPin and
+    counts like any wrong PIN (nothing is stored), and a report sent without one is kept
+    without the key (the moderators then cannot open the photo).
 
     When the share's open reports, counted once per reporter, reach the threshold it is
     suspended at once. A report on a share that has already ended is kept for the
@@ -48,14 +70,15 @@ def report_create(*, token: str, reason: str, reporter_address: str, details: st
     """
     if reason not in ReportReason.values:
         raise ValueError(f"reason must be one of {ReportReason.values}")
-    found = Share.objects.filter(token_hash=token_hash(token)).values_list("pk", flat=True).first()
+    found = Share.objects.filter(token_hash=token_hash(token)).first()
     if found is None:
         raise ShareNotFound
-    reporter = keyed.reporter_hash(share_id=found, address=reporter_address)
+    wrapped = _wrapped_key(found, token=token, pin=pin, pin_attempts=pin_attempts)
+    reporter = keyed.reporter_hash(share_id=found.pk, address=reporter_address)
     with transaction.atomic():
         # Lock the row: reports arriving together must suspend the share exactly once,
         # and none may slip past the threshold uncounted.
-        share = Share.objects.select_for_update().filter(pk=found).first()
+        share = Share.objects.select_for_update().filter(pk=found.pk).first()
         if share is None:  # purged in between
             raise ShareNotFound
         report = Report.objects.create(
@@ -64,6 +87,8 @@ def report_create(*, token: str, reason: str, reporter_address: str, details: st
             reason=reason,
             details=details[:2000],
             reporter=reporter,
+            # Not if the share ended meanwhile: its key material is gone for good.
+            wrapped_key=wrapped if share.key_salt is not None else None,
         )
         if share.suspended_at is None and not share.is_over:
             reporters = _open_reporters(share)
@@ -78,6 +103,23 @@ def report_create(*, token: str, reason: str, reporter_address: str, details: st
                     note=f"open reports from {reporters} reporters (threshold {threshold})",
                 )
     return report
+
+
+def _wrapped_key(
+    share: Share, *, token: str, pin: str, pin_attempts: PinAttempts | None
+) -> bytes | None:
+    """The photo's key wrapped for the moderators, or None: the share is over (nothing is
+    left to open), is plain (from before encryption: moderators open it as it is), or has
+    a PIN that the reporter did not give. Raises WrongPin for a wrong PIN."""
+    if share.is_over:
+        if share.key_salt is not None:
+            shred_expired(share)
+        return None
+    if not share.encrypted or share.key_salt is None or (share.pin_hash and not pin):
+        return None
+    pin_check(share, pin=pin, pin_attempts=pin_attempts)
+    secret = share_secret(share, token=token)
+    return keyed.moderation_wrap(secret, share_id=share.pk)
 
 
 def _open_reporters(share: Share) -> int:
@@ -152,40 +194,75 @@ def reports_dismiss(*, report_ids: Iterable[int], actor: AbstractBaseUser) -> in
     return len(reports)
 
 
-def moderation_preview(
-    *, share_id: int, actor: AbstractBaseUser, unreported_confirmed: bool = False
-) -> PreviewPhoto:
-    """Open a share's photo for a moderator. Spends no view and deletes nothing; every
-    preview is recorded.
+UNREPORTED_REFUSAL = (
+    "Nobody has reported this share, so it cannot be previewed: its photo is encrypted with "
+    "a key that only its link holds, and a copy of that key reaches the moderators only "
+    "with a report made from the link."
+)
+NO_KEY_REFUSAL = (
+    "The photo cannot be opened: this share has a PIN and its reports were sent without "
+    "it, so no report carries the photo's key."
+)
 
-    Raises PreviewRefused for a share nobody reported unless the moderator confirmed they
-    mean to view unreported content, ShareGone once the share is over (its photo is
-    deleted or about to be), ShareNotFound or PhotoMissing.
+
+def preview_refusal(share: Share) -> str | None:
+    """Why the moderators cannot open this share's photo, or None when a report gave them
+    its key (or the share is plain, from before encryption, and was reported)."""
+    reports = share.reports.all()
+    if not reports.exists():
+        return UNREPORTED_REFUSAL
+    if share.encrypted and not reports.filter(wrapped_key__isnull=False).exists():
+        return NO_KEY_REFUSAL
+    return None
+
+
+def moderation_preview(*, share_id: int, actor: AbstractBaseUser) -> PreviewPhoto:
+    """Open a reported share's photo for a moderator, with the key a report carries.
+    Spends no view and deletes nothing; every preview is recorded.
+
+    Raises PreviewRefused for a share nobody reported (no key exists for it here) or whose
+    reports carry no key, ShareGone once the share is over (its key material is erased),
+    ShareNotFound, PhotoMissing or PhotoDamaged.
     """
     share = Share.objects.filter(pk=share_id).first()
     if share is None:
         raise ShareNotFound
     if share.is_over or share.photo_deleted_at is not None:
         raise ShareGone(share)
-    reported = share.reports.exists()
-    if not reported and not unreported_confirmed:
-        raise PreviewRefused(
-            'Nobody has reported this share. Tick "view unreported content" to preview it anyway.'
-        )
-    body = photostore.open_photo(share.photo_key)
+    if share.encrypted and share.key_salt is None:  # shredded: over for good
+        raise ShareGone(share)
+    refusal = preview_refusal(share)
+    secret = _reported_secret(share) if refusal is None and share.encrypted else None
+    if refusal is None and share.encrypted and secret is None:
+        refusal = NO_KEY_REFUSAL  # every copy was wrapped under an earlier moderation key
+    if refusal is not None:
+        # Looking is audited, and so is trying to.
+        _record(actor=actor, action=ModerationAction.PREVIEW_REFUSED, share=share, note=refusal)
+        raise PreviewRefused(refusal)
+    body = open_share_photo(share, secret=secret)
     try:
-        _record(
-            actor=actor,
-            action=ModerationAction.PREVIEWED,
-            share=share,
-            note="" if reported else "unreported content, confirmed by the moderator",
-        )
+        _record(actor=actor, action=ModerationAction.PREVIEWED, share=share)
     except BaseException:
         body.close()
         raise
     return PreviewPhoto(
         stream=PhotoStream(body), content_type=share.content_type, size_bytes=share.size_bytes
     )
+
+
+def _reported_secret(share: Share) -> bytes | None:
+    """The photo's key from the first of the share's reports whose copy still opens."""
+    wrapped_keys = (
+        share.reports.filter(wrapped_key__isnull=False)
+        .order_by("created_at")
+        .values_list("wrapped_key", flat=True)
+    )
+    for wrapped in wrapped_keys:
+        try:
+            return keyed.moderation_unwrap(wrapped, share_id=share.pk)
+        except keyed.UnwrapFailed:
+            continue  # wrapped under an earlier SEEN_MODERATION_KEY
+    return None
 
 
 def _close_reports(share: Share, status: str, actor: AbstractBaseUser) -> int:
