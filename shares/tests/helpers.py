@@ -171,3 +171,24 @@ def in_threads(target, count: int, *, args: list[tuple] | None = None) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def stored_photo(share, token: str) -> bytes:
+    """The photo as stored, decrypted with the key that only its link holds (the object
+    itself is sealed: test_encryption.py)."""
+    from shares import photostore
+
+    share.refresh_from_db()
+    secret = photostore.photo_secret(token=token, salt=bytes(share.key_salt))
+    body = photostore.open_photo(share.photo_key, secret=secret)
+    try:
+        return b"".join(iter(lambda: body.read(1 << 16), b""))
+    finally:
+        body.close()
+
+
+def token_in(text: str) -> str:
+    """The link token in a share URL, an API answer or a page."""
+    import re
+
+    return re.search(r"/s/([A-Za-z0-9_-]{32})", text).group(1)

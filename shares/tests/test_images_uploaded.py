@@ -6,14 +6,13 @@ images.py itself (test_images.py, test_hostile.py) need neither a database nor R
 import struct
 
 import pytest
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from shares import images
 from shares.models import Share
 
 from . import photos
-from .helpers import stored_keys
+from .helpers import stored_keys, stored_photo, token_in
 from .test_hostile import SECRET, no_decoding
 from .test_images import clean, exiftool, needs_exiftool, private_tags, same_pixels, upright
 
@@ -35,8 +34,7 @@ def stored_through_the_api(client, data: bytes) -> tuple[bytes, list[str]]:
     photo = SimpleUploadedFile("holiday.jpg", data, content_type="image/jpeg")
     page = client.post("/", {"photo": photo}).content.decode()
     share = Share.objects.get()
-    with default_storage.open(share.photo_key, "rb") as stored:
-        return stored.read(), page
+    return stored_photo(share, token_in(page)), page
 
 
 # --- what the sender is told ----------------------------------------------------------
@@ -148,11 +146,11 @@ def test_a_hostile_or_broken_file_gets_a_clear_400_and_leaves_nothing(client, ca
 def test_a_jpeg_html_polyglot_is_stored_without_the_html(client, any_storage):
     upload = photos.jpeg_photo((40, 30)) + photos.HTML
     photo = SimpleUploadedFile("cat.jpg", upload, content_type="image/jpeg")
-    assert client.post("/api/shares", {"photo": photo}).status_code == 201
+    created = client.post("/api/shares", {"photo": photo})
+    assert created.status_code == 201
 
     share = Share.objects.get()
-    with default_storage.open(share.photo_key, "rb") as stored:
-        data = stored.read()
+    data = stored_photo(share, token_in(created.json()["url"]))
     assert (
         data == upload[: upload.rindex(b"\xff\xd9") + 2]
     )  # the picture, byte for byte, and no more
@@ -279,12 +277,12 @@ def test_every_stored_photo_is_free_of_private_metadata(client, any_storage, cas
     assert private_tags(exiftool(upload))  # the upload did carry some
 
     photo = SimpleUploadedFile("upload.bin", upload, content_type="application/octet-stream")
-    assert client.post("/api/shares", {"photo": photo}).status_code == 201
+    created = client.post("/api/shares", {"photo": photo})
+    assert created.status_code == 201
     share = Share.objects.get()
     assert share.content_type == content_type
     assert stored_keys() == [share.photo_key]
-    with default_storage.open(share.photo_key, "rb") as stored:
-        data = stored.read()
+    data = stored_photo(share, token_in(created.json()["url"]))
     assert private_tags(exiftool(data)) == []
     assert share.size_bytes == len(data)
 
@@ -304,8 +302,7 @@ def test_the_stored_and_served_photo_is_clean_typed_by_its_content_and_not_sniff
     share = Share.objects.get()
     assert share.content_type == "image/jpeg"
     assert share.photo_key.endswith(".jpg")
-    with default_storage.open(share.photo_key, "rb") as stored:
-        assert private_tags(exiftool(stored.read())) == []
+    assert private_tags(exiftool(stored_photo(share, token_in(response.json()["url"])))) == []
 
     viewed = requests.post(response.json()["url"], timeout=10)
     assert viewed.status_code == 200

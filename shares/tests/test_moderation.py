@@ -439,24 +439,8 @@ def test_preview_streams_the_photo_without_spending_a_view_and_is_recorded(
     }
 
 
-def test_preview_of_an_unreported_share_needs_the_explicit_confirmation(
-    moderator_client, make_share
-):
-    make_share(views=1)
-    share = Share.objects.get()
-    assert "View unreported content" in moderator_client.get(preview_url(share)).content.decode()
-
-    refused = moderator_client.post(preview_url(share))
-    assert refused.status_code == 400
-    assert "Nobody has reported this share" in refused.content.decode()
-    assert not ModerationEvent.objects.exists()
-
-    allowed = moderator_client.post(preview_url(share), {"view_unreported": "yes"})
-    assert allowed.status_code == 200
-    assert allowed["Content-Type"] == "image/jpeg"
-    event = ModerationEvent.objects.get()
-    assert event.action == ModerationAction.PREVIEWED and "unreported" in event.note
-    assert Share.objects.get().views_used == 0
+# An unreported share cannot be previewed at all: test_encryption.py
+# (test_a_reported_share_previews_and_an_unreported_one_cannot_both_audited).
 
 
 def test_a_non_staff_user_gets_no_preview_but_the_login_page(client, django_user_model, make_share):

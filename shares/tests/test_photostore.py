@@ -18,6 +18,8 @@ from shares import photostore
 
 from .helpers import TEST_BUCKET, in_threads, put_object
 
+SECRET = bytes(range(32))
+
 
 def client_error(code: str, status: int) -> ClientError:
     return ClientError(
@@ -55,8 +57,8 @@ def failing_s3(s3, monkeypatch):
 
 
 OPERATIONS = {
-    "save": lambda: photostore.save(key="photos/a.jpg", data=b"jpg"),
-    "open": lambda: photostore.open_photo("photos/a.jpg"),
+    "save": lambda: photostore.save(key="photos/a.jpg", data=b"jpg", secret=SECRET),
+    "open": lambda: photostore.open_photo("photos/a.jpg", secret=SECRET),
     "check": photostore.check,
     "list": lambda: list(photostore.list_older_than(prefix="photos/", older_than=timezone.now())),
 }
@@ -83,10 +85,10 @@ def test_a_failed_delete_is_reported_per_key_not_raised(failing_s3, failure):
 def test_the_error_text_names_the_s3_code_so_failures_can_be_told_apart(failing_s3):
     failing_s3(BOTO_FAILURES["access denied"])
     with pytest.raises(photostore.StorageUnavailable, match="AccessDenied"):
-        photostore.save(key="photos/a.jpg", data=b"jpg")
+        photostore.save(key="photos/a.jpg", data=b"jpg", secret=SECRET)
     failing_s3(BOTO_FAILURES["no such bucket"])
     with pytest.raises(photostore.StorageUnavailable, match="NoSuchBucket"):
-        photostore.save(key="photos/a.jpg", data=b"jpg")
+        photostore.save(key="photos/a.jpg", data=b"jpg", secret=SECRET)
 
 
 @pytest.mark.parametrize(
@@ -104,14 +106,14 @@ def test_no_os_error_leaves_the_folder_store(local_storage, monkeypatch, error):
     monkeypatch.setattr("django.core.files.storage.FileSystemStorage._open", fail)
     monkeypatch.setattr("django.core.files.storage.FileSystemStorage._save", fail)
     with pytest.raises(photostore.StorageUnavailable):
-        photostore.open_photo("photos/a.jpg")
+        photostore.open_photo("photos/a.jpg", secret=SECRET)
     with pytest.raises(photostore.StorageUnavailable):
-        photostore.save(key="photos/a.jpg", data=b"jpg")
+        photostore.save(key="photos/a.jpg", data=b"jpg", secret=SECRET)
 
 
 def test_a_missing_file_in_the_folder_is_photo_missing(local_storage):
     with pytest.raises(photostore.PhotoMissing):
-        photostore.open_photo("photos/not-there.jpg")
+        photostore.open_photo("photos/not-there.jpg", secret=SECRET)
 
 
 def test_a_workers_threads_share_one_s3_client(s3):
@@ -152,8 +154,9 @@ def test_a_new_storage_configuration_gets_its_own_client(s3, settings):
 
 
 def test_streams_read_in_chunks_and_listing_is_by_age(s3):
+    # A plain object, as shares from before encryption have.
     put_object("photos/old.jpg", b"x" * 200_000)
-    body = photostore.open_photo("photos/old.jpg")
+    body = photostore.open_photo("photos/old.jpg", secret=None)
     chunks = list(iter(lambda: body.read(64 * 1024), b""))
     body.close()
     assert [len(chunk) for chunk in chunks][:3] == [65536, 65536, 65536]

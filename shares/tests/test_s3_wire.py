@@ -30,7 +30,7 @@ from moto.server import ThreadedMotoServer
 from shares import photostore
 from shares.models import Share
 
-from .helpers import expired_rows, jpeg_bytes, s3_storage_settings, wait_for
+from .helpers import expired_rows, jpeg_bytes, s3_storage_settings, stored_photo, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -229,7 +229,9 @@ def test_upload_view_and_the_last_view_deletes_the_photo(live_server, s3):
     assert created.status_code == 201, created.text
     token = created.json()["url"].rsplit("/", 1)[-1]
     [key] = keys(s3)
-    stored = s3.get_object(Bucket=default_storage.bucket_name, Key=key)["Body"].read()
+    sealed = s3.get_object(Bucket=default_storage.bucket_name, Key=key)["Body"].read()
+    assert sealed[:4] == b"SEEN"  # what crosses the wire to the store is sealed
+    stored = stored_photo(Share.objects.get(), token)
 
     for remaining in ("2", "1"):
         view = requests.post(f"{live_server.url}/s/{token}")

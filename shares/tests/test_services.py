@@ -218,8 +218,8 @@ def purged_while_opening(monkeypatch):
 
     open_photo = photostore.open_photo
 
-    def open_then_purge(key):
-        body = open_photo(key)
+    def open_then_purge(key, **kwargs):
+        body = open_photo(key, **kwargs)
         Share.objects.filter(photo_key=key).delete()
         return body
 
@@ -264,7 +264,7 @@ def test_a_share_purged_while_its_missing_photo_is_found_missing_answers_410(
 
     created = make_share()
 
-    def purged_and_missing(key):
+    def purged_and_missing(key, **kwargs):
         Share.objects.all().delete()
         raise photostore.PhotoMissing(key)
 

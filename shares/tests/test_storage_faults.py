@@ -24,7 +24,14 @@ from django.utils import timezone
 
 from shares.models import EndReason, Share
 
-from .helpers import database_url, jpeg_bytes, s3_storage_settings, stored_keys, wait_for
+from .helpers import (
+    database_url,
+    jpeg_bytes,
+    s3_storage_settings,
+    stored_keys,
+    stored_photo,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -157,8 +164,7 @@ def test_a_failed_delete_after_the_last_view_still_serves_the_photo_and_purge_re
 ):
     created = make_share(views=1)
     key = created.share.photo_key
-    with default_storage.open(key) as stored:
-        photo = stored.read()
+    photo = stored_photo(created.share, created.token)
     faults.failing.add("DeleteObjects")  # the last view deletes with DeleteObjects too
 
     response = requests.post(f"{live_server.url}/s/{created.token}")
