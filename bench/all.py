@@ -19,7 +19,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ["sanitise", "upload", "view", "memory", "hostile", "scaleout", "purge", "pin_timing"]
+ORDER = [
+    "sanitise",
+    "upload",
+    "view",
+    "memory",
+    "crypto",
+    "hostile",
+    "scaleout",
+    "purge",
+    "pin_timing",
+]
 
 
 def figures(output: str) -> list[str]:

@@ -90,6 +90,7 @@ class Gunicorn:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Gunicorn:
+        (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
         self.log = open(ROOT / "bench" / "out" / f"gunicorn-{self.port}.log", "wb")
         self.process = subprocess.Popen(
             [
@@ -326,12 +327,16 @@ def median(values: list[float]) -> float:
 _CREATE_SHARE = """
 import sys, django
 django.setup()
-from django.core.files.storage import default_storage
-from shares import services
+from shares import photostore, services
 with open(sys.argv[1], "rb") as photo:
     created = services.share_create(photo=photo, views=int(sys.argv[3]), expires_in=86400)
-with default_storage.open(created.share.photo_key, "rb") as stored, open(sys.argv[2], "wb") as out:
-    out.write(stored.read())
+share = created.share
+secret = photostore.photo_secret(token=created.token, salt=bytes(share.key_salt))
+body = photostore.open_photo(share.photo_key, secret=secret)
+with open(sys.argv[2], "wb") as out:
+    for chunk in iter(lambda: body.read(1 << 16), b""):
+        out.write(chunk)
+body.close()
 print(created.token, created.share.photo_key)
 """
 
@@ -340,7 +345,8 @@ def create_share(
     env: dict[str, str], photo: Path, stored_copy: Path, *, views: int
 ) -> tuple[str, str]:
     """Create a share through the service (as an upload would) in a process configured by
-    env; writes the stored photo's bytes to stored_copy and returns (token, photo key)."""
+    env; writes the photo as a view serves it (the stored object, decrypted) to stored_copy
+    and returns (token, photo key)."""
     output = subprocess.run(
         [PYTHON, "-c", _CREATE_SHARE, str(photo), str(stored_copy), str(views)],
         cwd=ROOT,

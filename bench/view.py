@@ -57,7 +57,15 @@ STATIC_NAME = "bench/photo-1mb.jpg"
 WORKERS, THREADS = 2, 8  # the deployed defaults (seen/gunicorn.py)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 HIGH = "1000000/m"
-LIMITS_ON = dict.fromkeys(("SEEN_RATE_LIMIT_UPLOADS", "SEEN_RATE_LIMIT_VIEWS", "SEEN_RATE_LIMIT_PIN_FAILURES", "SEEN_RATE_LIMIT_MANAGE"), HIGH)
+LIMITS_ON = dict.fromkeys(
+    (
+        "SEEN_RATE_LIMIT_UPLOADS",
+        "SEEN_RATE_LIMIT_VIEWS",
+        "SEEN_RATE_LIMIT_PIN_FAILURES",
+        "SEEN_RATE_LIMIT_MANAGE",
+    ),
+    HIGH,
+)
 VIEW = dict(body=b"", headers={"Content-Length": "0"})
 
 
@@ -137,7 +145,7 @@ def run_backend(
     static_file = ROOT / "staticfiles" / STATIC_NAME
     stored = workdir / f"stored-{name}.jpg"
     token, key = create_share(env, photo, stored, views=0)
-    # The static file is exactly the stored photo, so both paths send the same bytes. It is
+    # The static file is exactly the photo a view serves, so both paths send the same bytes. It is
     # written before the servers start: whitenoise indexes its files at startup.
     static_file.parent.mkdir(parents=True, exist_ok=True)
     static_file.write_bytes(stored.read_bytes())
