@@ -41,6 +41,7 @@ def production(**overrides: str) -> dict[str, str]:
         "SEEN_PROXY_SSL_HEADER": "X-Forwarded-Proto",
         "DATABASE_URL": "postgres://seen:secret@db.internal:5432/seen",
         "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SEEN_MODERATION_KEY": secrets.token_urlsafe(48),
         **overrides,
     }
 
@@ -53,6 +54,13 @@ def test_the_deploy_check_finds_nothing_in_production_settings(tmp_path, cache):
     result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path, **env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_the_deploy_check_asks_for_a_moderation_key_of_its_own(tmp_path):
+    env = production()
+    del env["SEEN_MODERATION_KEY"]
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path, **env)
+    assert result.returncode != 0 and "seen.W002" in result.stdout + result.stderr
 
 
 def test_the_deploy_check_would_complain_without_https(tmp_path):
