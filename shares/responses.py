@@ -28,7 +28,6 @@ ERROR_CODES = {
     "invalid_prevent_download": (400, "prevent_download is not true or false."),
     "invalid_reason": (400, "A report without a reason, or with an unknown one."),
     "invalid_details": (400, "A report's details are over 2000 characters."),
-    "photo_empty": (400, "The photo file is empty."),
     "photo_not_supported": (400, "Not a photo in an accepted format."),
     "photo_damaged": (400, "The photo is damaged or incomplete."),
     "photo_too_large": (400, "The photo has more pixels than SEEN_MAX_PIXELS."),

@@ -229,4 +229,6 @@ def javascript_catalogue(request: HttpRequest, language: str) -> HttpResponse:
     if language not in dict(settings.LANGUAGES):
         return page_not_found(request)
     with translation.override(language):
-        return _JAVASCRIPT_CATALOGUE(request)
+        response = _JAVASCRIPT_CATALOGUE(request)
+    response["Content-Language"] = language
+    return response
