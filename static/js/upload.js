@@ -65,7 +65,7 @@
       return new Intl.NumberFormat(language, { maximumFractionDigits: digits || 0 }).format(value);
     } catch (ignored) { return String(Math.round(value)); }
   }
-  function percent(whole) {
+  function percentText(whole) {
     try {
       return new Intl.NumberFormat(language, { style: "percent" }).format(whole / 100);
     } catch (ignored) { return whole + "%"; }
@@ -207,12 +207,12 @@
   function setProgress(percent) {
     var whole = Math.max(0, Math.min(100, Math.floor(percent)));
     progressBar.value = whole;
-    say(progressPercent, percent(whole));
+    say(progressPercent, percentText(whole));
     // Screen readers hear every quarter, not every percent.
     var quarter = Math.floor(whole / 25) * 25;
     if (quarter !== lastAnnounced) {
       lastAnnounced = quarter;
-      say(progressAnnounce, fill(gettext("Uploaded %(percent)s"), { percent: percent(quarter) }));
+      say(progressAnnounce, fill(gettext("Uploaded %(percent)s"), { percent: percentText(quarter) }));
     }
   }
 
