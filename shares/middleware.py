@@ -41,6 +41,12 @@ class LanguageMiddleware(LocaleMiddleware):
             translation.activate(settings.LANGUAGE_CODE)
             request.LANGUAGE_CODE = settings.LANGUAGE_CODE
 
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        # Static files (whitenoise, below) are the same in every language: no Vary on them.
+        if request.path_info.startswith("/" + settings.STATIC_URL.lstrip("/")):
+            return response
+        return super().process_response(request, response)
+
 
 # Everything under these paths concerns one share: its page, its bytes, its manage page,
 # the API's answers (which hold links).

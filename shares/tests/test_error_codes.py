@@ -1,10 +1,13 @@
 """Every JSON error carries a stable `code` (shares.responses.ERROR_CODES, README's "Error
 codes"): each documented code is produced here by its own case, with its status."""
 
+import json
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.test import Client
@@ -48,8 +51,6 @@ def short_body(live_server) -> tuple[int, dict]:
         while chunk := conn.recv(65536):
             answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
-    import json
-
     return int(head.split()[1]), json.loads(body)
 
 
@@ -147,7 +148,7 @@ def produce(code, *, client, make_share, settings, monkeypatch, rf, live_server)
         answer = client.get(f"/s/{make_share().token}", HTTP_ACCEPT=JSON)
     else:
         raise AssertionError(f"no case for {code}")
-    return answer.status_code, __import__("json").loads(answer.content)
+    return answer.status_code, json.loads(answer.content)
 
 
 @pytest.fixture
@@ -175,11 +176,7 @@ def test_each_documented_code_is_produced_by_its_case(
 
 
 def test_readme_lists_every_code():
-    from pathlib import Path
-
-    from django.conf import settings
-
-    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    readme = (Path(django_settings.BASE_DIR) / "README.md").read_text()
     section = readme.split("### Error codes", 1)[1].split("\n## ", 1)[0]
     for code, (status, _meaning) in ERROR_CODES.items():
         assert f"| `{code}` | {status} |" in section, code
