@@ -285,3 +285,21 @@ def test_times_are_written_in_utc_in_the_pages_language_and_named(client, make_s
     assert "(noch 1\xa0Tag)" in page
     french = client.get(f"/m/{created.manage_token}", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "6 mars 2026 09:07 UTC</time>" in french
+
+
+def test_the_moderation_desk_speaks_the_moderators_language(moderator_client, make_share):
+    created = make_share()
+    services.report_create(
+        token=created.token, reason="harassment", details="", reporter_address="192.0.2.1"
+    )
+    desk = moderator_client.get("/admin/shares/share/", HTTP_ACCEPT_LANGUAGE="de")
+    text = visible_text(desk)
+    # The desk's own words from Seen's catalogue, the admin's from Django's.
+    assert "Seen-Moderation" in text and "Meldungen (offen / alle)" in text
+    assert "hat offene Meldungen" in text and "Abmelden" in text
+    assert "Entfernen: Freigabe beenden" in desk.content.decode()
+    preview = moderator_client.get(
+        f"/admin/shares/share/{created.share.pk}/preview/", HTTP_ACCEPT_LANGUAGE="pl"
+    )
+    assert "Podgląd udostępnienia" in visible_text(preview)
+    assert "Pokaż zdjęcie" in preview.content.decode()
