@@ -930,3 +930,17 @@ def test_axe_finds_no_violations_in_arabic_and_japanese(
     page.goto(f"{site}/no/such/page")
     check("404")
     assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+def test_the_picker_works_without_javascript_and_times_then_say_utc(open_context, site, make_share):
+    page = open_context(java_script_enabled=False).new_page()
+    created = make_share()
+    page.goto(f"{site}/m/{created.manage_token}")
+    page.get_by_label("Language").select_option("de")
+    page.get_by_role("button", name="Change language").click()
+    # Back on the same page, now in German; the expiry as written on the server, in UTC.
+    expect(page).to_have_url(f"{site}/m/{created.manage_token}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ihr geteiltes Foto")
+    expect(page.locator("time[data-local-time]")).to_have_text(
+        re.compile(r"^\d+\. \w+ \d{4} \d\d:\d\d UTC$")
+    )
