@@ -15,6 +15,15 @@ RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
 
+# The translations (locale/*/LC_MESSAGES/*.po) are compiled with GNU gettext's msgfmt,
+# which leaves the image again in the same layer. Debian's own gettext: no version pin.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gettext \
+    && SECRET_KEY=build-only-not-secret DEBUG=false python manage.py compilemessages \
+    && apt-get purge -y --auto-remove gettext \
+    && rm -rf /var/lib/apt/lists/*
+
 # Static files are collected into the image; whitenoise serves them with far-future caching.
 RUN SECRET_KEY=build-only-not-secret DEBUG=false python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin seen \

@@ -23,6 +23,7 @@ $(VENV)/.test: $(VENV)/.runtime requirements-test.txt
 	touch $@
 
 run: $(VENV)/.runtime
+	DEBUG=$${DEBUG:-true} $(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:8000
 
@@ -32,6 +33,7 @@ test: export SECRET_KEY ?= test-only-secret-key-not-for-production-use-012345678
 test: export DEBUG = false
 test: $(VENV)/.test
 	tools/test-setup
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules
 	$(VENV)/bin/lint-imports
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(VENV)/bin/pytest
 	DATABASE_URL=sqlite:///$(CURDIR)/data/test-run.sqlite3 $(VENV)/bin/pytest -m sqlite_too

@@ -92,6 +92,9 @@ MIDDLEWARE = [
     "shares.middleware.PrivateResponseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The viewer's language (cookie from the footer's picker, else Accept-Language; never
+    # the link) before anything below can answer in words. JSON answers stay English.
+    "shares.middleware.LanguageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "shares.middleware.MethodNotAllowedMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -328,7 +331,8 @@ _admin_segments = _admin_path.split("/")
 if (
     not re.fullmatch(r"[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*", _admin_path)
     or {".", ".."} & set(_admin_segments)
-    or _admin_segments[0] in {"s", "m", "api", "static", "healthz", "robots.txt"}
+    or _admin_segments[0]
+    in {"s", "m", "api", "static", "healthz", "robots.txt", "language", "jsi18n"}
 ):
     raise ImproperlyConfigured(
         f"SEEN_ADMIN_PATH must be a path such as admin/ or staff-4f9c/ that no other page "
@@ -401,6 +405,30 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# Every language with a complete catalogue in locale/ (test_catalogues.py checks them).
+# The names are each language's own, as the footer's picker shows them.
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("it", "Italiano"),
+    ("pt-br", "Português (Brasil)"),
+    ("nl", "Nederlands"),
+    ("pl", "Polski"),
+    ("uk", "Українська"),
+    ("tr", "Türkçe"),
+    ("ja", "日本語"),
+    ("ar", "العربية"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The picker's cookie: a year, readable by no script, sent only to this site.
+LANGUAGE_COOKIE_AGE = 365 * 86400
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = SEEN_HTTPS
+# Times are stored and written in UTC; pages name the zone, and their script rewrites
+# them in the viewer's own zone and format.
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -19,13 +19,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .models import ModerationEvent, Report, ReportStatus, Share, ShareStatus
 
-admin.site.site_header = "Seen moderation"
-admin.site.site_title = "Seen admin"
-admin.site.index_title = "Moderation desk"
+admin.site.site_header = _("Seen moderation")
+admin.site.site_title = _("Seen admin")
+admin.site.index_title = _("Moderation desk")
 
 # Moderation actions work from the list (on a selection) and from one share's page.
 EVERYWHERE = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
@@ -34,9 +36,17 @@ EVERYWHERE = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
 def _share_link(share_id: int | None, share_number: int) -> str:
     """A link to the share's page, or its id alone once purge has deleted it."""
     if share_id is None:
-        return f"share {share_number} (purged)"
+        return gettext("share %(number)s (purged)") % {"number": share_number}
     url = reverse("admin:shares_share_change", args=[share_id])
-    return format_html('<a href="{}">share {}</a>', url, share_number)
+    return format_html(
+        '<a href="{}">{}</a>', url, gettext("share %(number)s") % {"number": share_number}
+    )
+
+
+def _dismissed_message(dismissed: int) -> str:
+    return ngettext("Dismissed %(count)s report.", "Dismissed %(count)s reports.", dismissed) % {
+        "count": dismissed
+    }
 
 
 class ModeratorPermissions:
@@ -50,7 +60,7 @@ class ModeratorPermissions:
 
 
 class StatusFilter(admin.SimpleListFilter):
-    title = "status"
+    title = _("status")
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
@@ -64,11 +74,15 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 class ReportsFilter(admin.SimpleListFilter):
-    title = "reports"
+    title = _("reports")
     parameter_name = "reports"
 
     def lookups(self, request, model_admin):
-        return [("open", "has open reports"), ("any", "has reports"), ("none", "no reports")]
+        return [
+            ("open", _("has open reports")),
+            ("any", _("has reports")),
+            ("none", _("no reports")),
+        ]
 
     def queryset(self, request, queryset):
         # The counts are annotated by ShareAdmin.get_queryset.
@@ -82,11 +96,11 @@ class ReportsFilter(admin.SimpleListFilter):
 
 
 class HasPinFilter(admin.SimpleListFilter):
-    title = "PIN"
+    title = _("PIN")
     parameter_name = "pin"
 
     def lookups(self, request, model_admin):
-        return [("yes", "yes"), ("no", "no")]
+        return [("yes", _("yes")), ("no", _("no"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -206,11 +220,11 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         # The desk's queue: shares with open reports first, then any reported, then newest.
         return ["-open_report_count", "-report_count", "-created_at"]
 
-    @admin.display(description="status")
+    @admin.display(description=_("status"))
     def status(self, share: Share) -> str:
         return share.status_text
 
-    @admin.display(description="reports (open / all)", ordering="open_report_count")
+    @admin.display(description=_("reports (open / all)"), ordering="open_report_count")
     def reports(self, share: Share) -> str:
         if not share.report_count:
             return "–"
@@ -219,25 +233,25 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
             '<a href="{}">{} / {}</a>', url, share.open_report_count, share.report_count
         )
 
-    @admin.display(description="views")
+    @admin.display(description=_("views"))
     def views(self, share: Share) -> str:
         limit = "∞" if share.view_limit is None else share.view_limit
         return f"{share.views_used} / {limit}"
 
-    @admin.display(description="PIN", boolean=True)
+    @admin.display(description=_("PIN"), boolean=True)
     def pin(self, share: Share) -> bool:
         return share.has_pin
 
-    @admin.display(description="size", ordering="size_bytes")
+    @admin.display(description=_("size"), ordering="size_bytes")
     def size(self, share: Share) -> str:
         return filesizeformat(share.size_bytes)
 
-    @admin.display(description="dimensions")
+    @admin.display(description=_("dimensions"))
     def dimensions(self, share: Share) -> str:
         return f"{share.width} × {share.height}"
 
     @admin.action(
-        description="Remove: end the share and delete its photo now (its reports are kept)",
+        description=_("Remove: end the share and delete its photo now (its reports are kept)"),
         permissions=["moderate"],
         location=EVERYWHERE,
     )
@@ -245,28 +259,37 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         share_ids = list(queryset.values_list("pk", flat=True))
         for share_id in share_ids:
             services.share_remove(share_id=share_id, actor=request.user)
-        self.message_user(
-            request, f"Removed {len(share_ids)} shares; their photos are deleted.", messages.SUCCESS
-        )
+        removed = len(share_ids)
+        message = ngettext(
+            "Removed %(count)s share; its photo is deleted.",
+            "Removed %(count)s shares; their photos are deleted.",
+            removed,
+        ) % {"count": removed}
+        self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(
-        description="Restore: put a suspended share back online (dismisses its open reports)",
+        description=_("Restore: put a suspended share back online (dismisses its open reports)"),
         permissions=["moderate"],
         location=EVERYWHERE,
     )
     def restore(self, request, queryset):
         share_ids = list(queryset.values_list("pk", flat=True))
         restored = sum(services.share_restore(share_id=pk, actor=request.user) for pk in share_ids)
-        self.message_user(request, f"Restored {restored} shares.", messages.SUCCESS)
+        message = ngettext("Restored %(count)s share.", "Restored %(count)s shares.", restored) % {
+            "count": restored
+        }
+        self.message_user(request, message, messages.SUCCESS)
         if restored < len(share_ids):
-            self.message_user(
-                request,
-                f"{len(share_ids) - restored} were not suspended (or have ended) and were left as they were.",
-                messages.WARNING,
-            )
+            left = len(share_ids) - restored
+            message = ngettext(
+                "%(count)s was not suspended (or has ended) and was left as it was.",
+                "%(count)s were not suspended (or have ended) and were left as they were.",
+                left,
+            ) % {"count": left}
+            self.message_user(request, message, messages.WARNING)
 
     @admin.action(
-        description="Dismiss reports: close the open reports as unfounded (a suspension stays)",
+        description=_("Dismiss reports: close the open reports as unfounded (a suspension stays)"),
         permissions=["moderate"],
         location=EVERYWHERE,
     )
@@ -276,7 +299,7 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
             share_id__in=share_ids, status=ReportStatus.OPEN
         ).values_list("pk", flat=True)
         dismissed = services.reports_dismiss(report_ids=list(report_ids), actor=request.user)
-        self.message_user(request, f"Dismissed {dismissed} reports.", messages.SUCCESS)
+        self.message_user(request, _dismissed_message(dismissed), messages.SUCCESS)
 
     # --- preview ---------------------------------------------------------------------------
 
@@ -314,16 +337,16 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
             except services.PreviewRefused as exc:
                 error, status = str(exc), 400
             except services.ShareGone:
-                error, status = "This share has ended: its photo is deleted or about to be.", 410
+                error = gettext("This share has ended: its photo is deleted or about to be.")
+                status = 410
             except services.PhotoDamaged:
-                error, status = "The photo in storage is damaged: it fails authentication.", 404
+                error = gettext("The photo in storage is damaged: it fails authentication.")
+                status = 404
             except (services.ShareNotFound, services.PhotoMissing):
-                error, status = "The photo is missing from storage.", 404
+                error, status = gettext("The photo is missing from storage."), 404
             except services.StorageUnavailable:
-                error, status = (
-                    "Photo storage is unavailable right now. Try again in a minute.",
-                    503,
-                )
+                error = gettext("Photo storage is unavailable right now. Try again in a minute.")
+                status = 503
             else:
                 response = FileResponse(preview.stream, content_type=preview.content_type)
                 response["Content-Length"] = str(preview.size_bytes)
@@ -333,7 +356,7 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"Preview share {share.pk}",
+            "title": gettext("Preview share %(number)s") % {"number": share.pk},
             "share": share,
             "refusal": services.preview_refusal(share),
             "error": error,
@@ -374,22 +397,22 @@ class ReportAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdm
         # Open reports first ("open" sorts after "actioned" and "dismissed"), newest first.
         return ["-status", "-created_at"]
 
-    @admin.display(description="share", ordering="share_number")
+    @admin.display(description=_("share"), ordering="share_number")
     def share_link(self, report: Report) -> str:
         return _share_link(report.share_id, report.share_number)
 
-    @admin.display(description="photo key", boolean=True)
+    @admin.display(description=_("photo key"), boolean=True)
     def carries_key(self, report: Report) -> bool:
         """Whether this report lets the moderators open the photo: made with the link (and
         the PIN) while the share lived, and not erased since (the share ended)."""
         return report.wrapped_key is not None
 
-    @admin.display(description="details")
+    @admin.display(description=_("details"))
     def short_details(self, report: Report) -> str:
         return Truncator(report.details).chars(120)
 
     @admin.action(
-        description="Dismiss: close the selected reports as unfounded",
+        description=_("Dismiss: close the selected reports as unfounded"),
         permissions=["moderate"],
         location=EVERYWHERE,
     )
@@ -397,7 +420,7 @@ class ReportAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdm
         dismissed = services.reports_dismiss(
             report_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
         )
-        self.message_user(request, f"Dismissed {dismissed} reports.", messages.SUCCESS)
+        self.message_user(request, _dismissed_message(dismissed), messages.SUCCESS)
 
 
 @admin.register(ModerationEvent)
@@ -411,7 +434,7 @@ class ModerationEventAdmin(OwnFiltersOnly, ReadOnly, admin.ModelAdmin):
     fields = ["created_at", "actor_name", "action", "share_link", "note"]
     readonly_fields = fields
 
-    @admin.display(description="share", ordering="share_number")
+    @admin.display(description=_("share"), ordering="share_number")
     def share_link(self, event: ModerationEvent) -> str:
         return _share_link(event.share_id, event.share_number)
 

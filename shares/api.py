@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
@@ -16,7 +17,7 @@ from .responses import error_response
 from .uploads import UploadRejected, create_from_request, share_links
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
-FOREIGN_ORIGIN_MESSAGE = (
+FOREIGN_ORIGIN_MESSAGE = gettext_lazy(
     "Uploads through the API are not accepted from another site's page. Send them from a "
     "script or curl (no Origin header), or use the upload page of this site."
 )
@@ -70,7 +71,7 @@ def same_site_only(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if foreign_page(request):
-            return error_response(request, 403, FOREIGN_ORIGIN_MESSAGE)
+            return error_response(request, 403, str(FOREIGN_ORIGIN_MESSAGE), code="foreign_origin")
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -85,7 +86,7 @@ def shares_create(request: HttpRequest) -> JsonResponse:
     try:
         created = create_from_request(request)
     except UploadRejected as exc:
-        return JsonResponse({"error": exc.message}, status=exc.status)
+        return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
     return JsonResponse(share_links(request, created), status=201)
 
 

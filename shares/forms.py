@@ -1,5 +1,7 @@
 from django import forms
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from .models import ReportReason
 from .services import VIEW_CHOICES
@@ -18,14 +20,15 @@ _BOOLEANS = {
 
 
 def expiry_label(seconds: int) -> str:
+    """An expiry choice in the viewer's words: "1 hour", "7 days" (each language's plurals)."""
     if seconds % 86400 == 0:
         days = seconds // 86400
-        return "1 day (24 hours)" if days == 1 else f"{days} days"
+        return ngettext("%(count)s day", "%(count)s days", days) % {"count": days}
     if seconds % 3600 == 0:
         hours = seconds // 3600
-        return "1 hour" if hours == 1 else f"{hours} hours"
+        return ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours}
     minutes = max(seconds // 60, 1)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return ngettext("%(count)s minute", "%(count)s minutes", minutes) % {"count": minutes}
 
 
 def pin_field(message: str) -> forms.RegexField:
@@ -45,9 +48,9 @@ class ShareForm(forms.Form):
     photo = forms.FileField(
         allow_empty_file=False,
         error_messages={
-            "required": "Choose a photo to share.",
-            "empty": "The file is empty.",
-            "invalid": "Send the photo as a file (multipart/form-data).",
+            "required": gettext_lazy("Choose a photo to share."),
+            "empty": gettext_lazy("The file is empty."),
+            "invalid": gettext_lazy("Send the photo as a file (multipart/form-data)."),
         },
     )
     views = forms.TypedChoiceField(
@@ -55,14 +58,15 @@ class ShareForm(forms.Form):
         coerce=int,
         required=False,
         empty_value=1,
-        error_messages={"invalid_choice": "views must be 1, 3, 5, 10, or 0 for unlimited."},
+        error_messages={
+            "invalid_choice": gettext_lazy("views must be 1, 3, 5, 10, or 0 for unlimited.")
+        },
     )
     expires_in = forms.TypedChoiceField(
         coerce=int,
         required=False,
-        error_messages={"invalid_choice": "expires_in must be one of: %(allowed)s seconds."},
     )
-    pin = pin_field("The PIN must be 4 to 8 digits.")
+    pin = pin_field(gettext_lazy("The PIN must be 4 to 8 digits."))
     prevent_download = forms.CharField(required=False, max_length=5)
 
     def __init__(self, *args, **kwargs):
@@ -72,25 +76,28 @@ class ShareForm(forms.Form):
         field.choices = [(str(s), expiry_label(s)) for s in choices]
         field.empty_value = settings.SEEN_DEFAULT_EXPIRY
         field.initial = settings.SEEN_DEFAULT_EXPIRY
-        field.error_messages["invalid_choice"] = (
-            "expires_in must be one of: " + ", ".join(map(str, choices)) + " (seconds)."
-        )
+        field.error_messages["invalid_choice"] = gettext(
+            "expires_in must be one of: %(allowed)s (seconds)."
+        ) % {"allowed": ", ".join(map(str, choices))}
         self.fields["views"].initial = 1
 
     def clean_prevent_download(self) -> bool:
         raw = self.cleaned_data["prevent_download"].strip().lower()
         if raw not in _BOOLEANS:
-            raise forms.ValidationError("prevent_download must be true or false.")
+            raise forms.ValidationError(gettext("prevent_download must be true or false."))
         return _BOOLEANS[raw]
 
     def error_text(self) -> str:
         """All errors as plain sentences, for the API's {"error": ...}."""
         return " ".join(str(message) for errors in self.errors.values() for message in errors)
 
+    def error_code(self) -> str:
+        return error_code(self)
+
 
 class PinForm(forms.Form):
     # The same shape as at upload: anything else cannot match, so it is refused unchecked.
-    pin = pin_field("The PIN is 4 to 8 digits.")
+    pin = pin_field(gettext_lazy("The PIN is 4 to 8 digits."))
 
 
 class ReportForm(forms.Form):
@@ -100,8 +107,11 @@ class ReportForm(forms.Form):
         choices=ReportReason.choices,
         widget=forms.RadioSelect,
         error_messages={
-            "required": "Choose a reason.",
-            "invalid_choice": "reason must be one of: " + ", ".join(ReportReason.values) + ".",
+            "required": gettext_lazy("Choose a reason."),
+            "invalid_choice": format_lazy(
+                gettext_lazy("reason must be one of: {reasons}."),
+                reasons=", ".join(ReportReason.values),
+            ),
         },
     )
     details = forms.CharField(
@@ -109,7 +119,7 @@ class ReportForm(forms.Form):
         max_length=2000,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": 2000}),
-        error_messages={"max_length": "Keep the details under 2000 characters."},
+        error_messages={"max_length": gettext_lazy("Keep the details under 2000 characters.")},
     )
     # Only for a share with a PIN, and optional: with it, the report carries the photo's key
     # for the moderators; without it, the report is kept but they cannot see the photo.
@@ -117,3 +127,13 @@ class ReportForm(forms.Form):
 
     def error_text(self) -> str:
         return " ".join(str(message) for errors in self.errors.values() for message in errors)
+
+    def error_code(self) -> str:
+        return error_code(self)
+
+
+def error_code(form: forms.Form) -> str:
+    """The stable code of a form's first refused field: invalid_photo, invalid_views,
+    invalid_expires_in, invalid_pin, invalid_prevent_download, invalid_reason,
+    invalid_details (README, "Error codes")."""
+    return f"invalid_{next(iter(form.errors), 'form')}"

@@ -121,7 +121,15 @@ WORD_ORDER = (LOCATION, CAMERA, SERIAL, DATE, THUMBNAIL, COMMENTS, TRAILER, OTHE
 
 
 class InvalidPhoto(ValueError):
-    """The upload is not a photo we accept; the message is safe to show to the user."""
+    """The upload is not a photo we accept; the message is safe to show to the user.
+
+    `code` names the refusal for programs (the API's "code") and `params` hold its
+    numbers, so that a caller can say it in the sender's language."""
+
+    def __init__(self, message: str, code: str = "photo_damaged", **params: object):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,7 @@ def clean_photo(
     (all frames), and decodes_at_once how many photos this process decodes together."""
     raw = upload.read()
     if not raw:
-        raise InvalidPhoto("The file is empty.")
+        raise InvalidPhoto("The file is empty.", "photo_empty")
     found = _Found()
     budget = _Budget(pixels=max_pixels, decode_bytes=max_decode_bytes)
     signature = _signature(raw)
@@ -246,7 +254,13 @@ def _check_budget(cost: int, budget: _Budget, image: Image.Image, frames: int) -
     )
     raise InvalidPhoto(
         f"The photo is too large to decode ({what} need {_megabytes(cost)} MB): "
-        f"the limit is {_megabytes(budget.decode_bytes)} MB."
+        f"the limit is {_megabytes(budget.decode_bytes)} MB.",
+        "photo_too_large_to_decode",
+        frames=frames,
+        width=image.width,
+        height=image.height,
+        needed=_megabytes(cost),
+        limit=_megabytes(budget.decode_bytes),
     )
 
 
@@ -257,15 +271,27 @@ def _megabytes(size: int) -> str:
 
 def _too_many_frames(frames: int) -> InvalidPhoto:
     return InvalidPhoto(
-        f"The animation has too many frames ({frames:,}): the limit is {MAX_FRAMES:,}."
+        f"The animation has too many frames ({frames:,}): the limit is {MAX_FRAMES:,}.",
+        "photo_too_many_frames",
+        frames=frames,
+        limit=MAX_FRAMES,
     )
 
 
 def _too_large(max_pixels: int, size: tuple[int, int] | None = None) -> InvalidPhoto:
     limit = f"the limit is {max_pixels / 1_000_000:g} megapixels"
+    megapixels = f"{max_pixels / 1_000_000:g}"
     if size is None:
-        return InvalidPhoto(f"The photo is too large: {limit}.")
-    return InvalidPhoto(f"The photo is too large ({size[0]}x{size[1]} pixels): {limit}.")
+        return InvalidPhoto(
+            f"The photo is too large: {limit}.", "photo_too_large", limit=megapixels
+        )
+    return InvalidPhoto(
+        f"The photo is too large ({size[0]}x{size[1]} pixels): {limit}.",
+        "photo_too_large",
+        limit=megapixels,
+        width=size[0],
+        height=size[1],
+    )
 
 
 def _identify(raw: bytes, *, max_pixels: int) -> str:
@@ -278,7 +304,9 @@ def _identify(raw: bytes, *, max_pixels: int) -> str:
         raise _too_large(max_pixels) from None
     except UnidentifiedImageError:
         # No opener took it: a photo's signature with a broken body is a damaged photo.
-        raise InvalidPhoto(DAMAGED if _looks_like_a_photo(raw) else NOT_A_PHOTO) from None
+        if _looks_like_a_photo(raw):
+            raise InvalidPhoto(DAMAGED) from None
+        raise InvalidPhoto(NOT_A_PHOTO, "photo_not_supported") from None
     except Exception:  # any parser failure on untrusted bytes means the file is unusable
         raise InvalidPhoto(DAMAGED) from None
     with image:
@@ -521,7 +549,9 @@ def _strip_jpeg(raw: bytes, found: _Found) -> tuple[bytes, int, int]:
             if scans > MAX_JPEG_SCANS:
                 raise InvalidPhoto(
                     f"The photo has more than {MAX_JPEG_SCANS} scans, which no camera or "
-                    "encoder writes; it cannot be shown."
+                    "encoder writes; it cannot be shown.",
+                    "photo_too_many_scans",
+                    limit=MAX_JPEG_SCANS,
                 )
             following = _JPEG_NEXT_MARKER.search(raw, pos)
             if following is None or not _jpeg_table_fits(marker, payload):
@@ -1106,7 +1136,9 @@ def _convert(raw: bytes, fmt: str, found: _Found, *, budget: _Budget) -> CleanPh
     with _decoding(budget.pixels), Image.open(io.BytesIO(raw), formats=[fmt]) as image:
         if fmt == "AVIF" and getattr(image, "n_frames", 1) > 1:
             raise InvalidPhoto(
-                "Animated AVIF is not supported; send it as an animated GIF or WebP."
+                "Animated AVIF is not supported; send it as an animated GIF or WebP.",
+                "photo_not_supported",
+                animated="AVIF",
             )
         if image.width * image.height > budget.pixels:
             raise _too_large(budget.pixels, image.size)

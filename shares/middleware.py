@@ -3,10 +3,13 @@ from io import IOBase
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext
 
 from .health import healthz
-from .responses import database_unavailable, error_response, too_large_message
+from .responses import database_unavailable, error_response, too_large_message, wants_json
 
 # Room for the multipart envelope and the small form fields around the photo.
 _ENVELOPE_BYTES = 64 * 1024
@@ -22,6 +25,27 @@ class HealthCheckMiddleware:
         if request.path_info == "/healthz" and request.method in ("GET", "HEAD"):
             return healthz(request)
         return self.get_response(request)
+
+
+class LanguageMiddleware(LocaleMiddleware):
+    """Pages in the viewer's language: the picker's cookie, else Accept-Language, else
+    English. Never from the link, which the sender may have made in another language.
+
+    Answers in JSON (the API, DELETE, scripts asking for JSON) stay English whatever the
+    client asks: programs read their stable `code`, and one language keeps them
+    comparable."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        if wants_json(request):
+            translation.activate(settings.LANGUAGE_CODE)
+            request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        # Static files (whitenoise, below) are the same in every language: no Vary on them.
+        if request.path_info.startswith("/" + settings.STATIC_URL.lstrip("/")):
+            return response
+        return super().process_response(request, response)
 
 
 # Everything under these paths concerns one share: its page, its bytes, its manage page,
@@ -60,10 +84,12 @@ class MethodNotAllowedMiddleware:
         if response.status_code != 405 or getattr(response, "streaming", False) or response.content:
             return response
         allowed = response.get("Allow", "")
-        message = f"This address does not accept {request.method} requests."
+        message = gettext("This address does not accept %(method)s requests.") % {
+            "method": request.method
+        }
         if allowed:
-            message += f" It accepts: {allowed}."
-        replacement = error_response(request, 405, message)
+            message += " " + gettext("It accepts: %(allowed)s.") % {"allowed": allowed}
+        replacement = error_response(request, 405, message, code="method_not_allowed")
         if allowed:
             replacement["Allow"] = allowed
         return replacement
@@ -89,7 +115,10 @@ class FormMiddleware:
                 request.POST, request.FILES  # noqa: B018 - parse now, while we can answer 400
             except UnreadablePostError:
                 return error_response(
-                    request, 400, "The request ended before all of it arrived. Please try again."
+                    request,
+                    400,
+                    gettext("The request ended before all of it arrived. Please try again."),
+                    code="body_incomplete",
                 )
             repeated = sorted(name for name, values in request.POST.lists() if len(values) > 1)
             repeated += sorted(name for name, files in request.FILES.lists() if len(files) > 1)
@@ -97,7 +126,9 @@ class FormMiddleware:
                 return error_response(
                     request,
                     400,
-                    f"Send each field once: {', '.join(repeated)} came more than once.",
+                    gettext("Send each field once: %(fields)s came more than once.")
+                    % {"fields": ", ".join(repeated)},
+                    code="field_repeated",
                 )
         return self.get_response(request)
 
@@ -114,11 +145,13 @@ class UploadSizeLimitMiddleware:
         except ValueError:
             length = -1
         if length < 0:
-            return error_response(request, 400, "Content-Length must be a number.")
+            return error_response(
+                request, 400, gettext("Content-Length must be a number."), code="bad_request"
+            )
         if length > settings.SEEN_MAX_UPLOAD_BYTES + _ENVELOPE_BYTES:
             # The body is not read. No Connection header: it is hop-by-hop, which WSGI
             # forbids an application to set (the server decides about the connection).
-            return error_response(request, 413, too_large_message())
+            return error_response(request, 413, too_large_message(), code="too_large")
         if length:
             # Django reads a body that ends early as if it were complete; this makes it an
             # error (UnreadablePostError), which FormMiddleware answers with 400.

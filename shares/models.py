@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def token_hash(token: str) -> str:
@@ -12,22 +13,22 @@ def token_hash(token: str) -> str:
 
 
 class EndReason(models.TextChoices):
-    VIEWED = "viewed", "all views used"
-    EXPIRED = "expired", "expired"
-    REVOKED = "revoked", "deleted by the sender"
-    PIN = "pin", "too many wrong PINs"
-    REMOVED = "removed", "removed by a moderator"
-    MISSING = "missing", "photo missing from storage"
-    DAMAGED = "damaged", "photo damaged in storage"
+    VIEWED = "viewed", _("all views used")
+    EXPIRED = "expired", _("expired")
+    REVOKED = "revoked", _("deleted by the sender")
+    PIN = "pin", _("too many wrong PINs")
+    REMOVED = "removed", _("removed by a moderator")
+    MISSING = "missing", _("photo missing from storage")
+    DAMAGED = "damaged", _("photo damaged in storage")
 
 
 class ShareStatus(models.TextChoices):
     """Where a share is in its life; exactly one holds at a time (Share.status)."""
 
-    LIVE = "live", "live"
-    SUSPENDED = "suspended", "suspended"
-    EXPIRED = "expired", "expired"  # past expires_at and never ended otherwise
-    ENDED = "ended", "ended"  # ended_at is set: see end_reason
+    LIVE = "live", _("live")
+    SUSPENDED = "suspended", _("suspended")
+    EXPIRED = "expired", _("expired")  # past expires_at and never ended otherwise
+    ENDED = "ended", _("ended")  # ended_at is set: see end_reason
 
 
 # The one definition of each status, as a filter. Share.status says the same of one row,
@@ -161,8 +162,8 @@ class Share(models.Model):
     @property
     def status_text(self) -> str:
         if self.ended_at is not None:
-            return f"ended: {self.get_end_reason_display()}"
-        return self.status
+            return _("ended: %(reason)s") % {"reason": self.get_end_reason_display()}
+        return str(self.status.label)
 
 
 class ShareView(models.Model):
@@ -176,16 +177,16 @@ class ShareView(models.Model):
 
 
 class ReportReason(models.TextChoices):
-    ILLEGAL = "illegal", "illegal content"
-    HARASSMENT = "harassment", "harassment"
-    MALWARE = "malware", "malware or phishing"
-    OTHER = "other", "other"
+    ILLEGAL = "illegal", _("illegal content")
+    HARASSMENT = "harassment", _("harassment")
+    MALWARE = "malware", _("malware or phishing")
+    OTHER = "other", _("other")
 
 
 class ReportStatus(models.TextChoices):
-    OPEN = "open", "open"
-    ACTIONED = "actioned", "actioned"
-    DISMISSED = "dismissed", "dismissed"
+    OPEN = "open", _("open")
+    ACTIONED = "actioned", _("actioned")
+    DISMISSED = "dismissed", _("dismissed")
 
 
 class Report(models.Model):
@@ -224,12 +225,12 @@ class Report(models.Model):
 
 
 class ModerationAction(models.TextChoices):
-    SUSPENDED = "suspended", "suspended (reports reached the threshold)"
-    RESTORED = "restored", "restored"
-    REMOVED = "removed", "removed"
-    DISMISSED = "dismissed", "dismissed reports"
-    PREVIEWED = "previewed", "previewed the photo"
-    PREVIEW_REFUSED = "preview_refused", "tried to preview (refused: no key)"
+    SUSPENDED = "suspended", _("suspended (reports reached the threshold)")
+    RESTORED = "restored", _("restored")
+    REMOVED = "removed", _("removed")
+    DISMISSED = "dismissed", _("dismissed reports")
+    PREVIEWED = "previewed", _("previewed the photo")
+    PREVIEW_REFUSED = "preview_refused", _("tried to preview (refused: no key)")
 
 
 class ModerationEvent(models.Model):

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from .images import WORD_ORDER
 from .models import EndReason, ReportReason
-from .responses import LIMIT_REASONS
+from .responses import ERROR_CODES, LIMIT_REASONS
 from .services import VIEW_CHOICES
 
 JSON = "application/json"
@@ -42,9 +42,17 @@ def _error(*extra: str, required: tuple[str, ...] = ()) -> dict:
     }
     return {
         "type": "object",
-        "required": ["error", *required],
+        "required": ["error", "code", *required],
         "properties": {
-            "error": {"type": "string", "minLength": 1, "description": "A sentence for people."},
+            "error": {
+                "type": "string",
+                "minLength": 1,
+                "description": "A sentence for people, in English.",
+            },
+            "code": {
+                "enum": list(ERROR_CODES),
+                "description": "What went wrong, for programs: stable, never translated.",
+            },
             **{name: fields[name] for name in extra},
         },
         "additionalProperties": False,
@@ -54,9 +62,16 @@ def _error(*extra: str, required: tuple[str, ...] = ()) -> dict:
 def _schemas() -> dict:
     gone = _error("reason", required=("reason",))
     gone["properties"]["reason"] = {"enum": list(EndReason.values)}
+    gone["properties"]["code"] = {"const": "gone"}
     suspended = _error("reason", required=("reason",))
     suspended["properties"]["reason"] = {"const": "suspended"}
+    suspended["properties"]["code"] = {"const": "suspended"}
     pin_required = _error("reason", required=("reason",))
+    pin_required["properties"]["code"] = {"const": "pin_required"}
+    rate_limited = _error("retry_after", "limit", required=("retry_after", "limit"))
+    rate_limited["properties"]["code"] = {"const": "rate_limited"}
+    wrong_pin = _error("attempts_left", required=("attempts_left",))
+    wrong_pin["properties"]["code"] = {"const": "pin_wrong"}
     pin_required["properties"]["reason"] = {
         "const": "pin_required",
         "description": "No PIN, or an empty one, was sent to a share that has one. Nothing "
@@ -64,8 +79,8 @@ def _schemas() -> dict:
     }
     return {
         "Error": _error(),
-        "RateLimited": _error("retry_after", "limit", required=("retry_after", "limit")),
-        "WrongPin": _error("attempts_left", required=("attempts_left",)),
+        "RateLimited": rate_limited,
+        "WrongPin": wrong_pin,
         "PinRequired": pin_required,
         "Gone": gone,
         "Suspended": suspended,
@@ -472,8 +487,10 @@ def document() -> dict:
             "version": "1",
             "summary": "Share a photo through a secret link that works N times.",
             "description": (
-                'Errors are JSON ({"error": ...}) under /api/, and elsewhere when Accept '
-                "asks for application/json (and not text/html); otherwise they are pages. "
+                'Errors are JSON ({"error": ..., "code": ...}) under /api/, and elsewhere when '
+                "Accept asks for application/json (and not text/html); otherwise they are "
+                "pages, in the viewer's language. JSON errors are always in English, and code "
+                "is a stable name for programs (README, Error codes). "
                 "Every answer about a share carries Cache-Control: no-store."
             ),
         },

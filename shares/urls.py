@@ -10,4 +10,6 @@ urlpatterns = [
     path("s/<str:token>/report", views.report, name="report"),
     path("m/<str:token>", views.manage, name="manage"),
     path("healthz", health.healthz, name="healthz"),
+    path("language", views.language, name="set-language"),
+    path("jsi18n/<str:language>.js", views.javascript_catalogue, name="js-catalogue"),
 ]

@@ -2,11 +2,15 @@
 
 import re
 
+from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.views import i18n
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import services
 from .forms import PinForm, ReportForm, ShareForm
@@ -15,6 +19,7 @@ from .ratelimits import PinAttempts, PinGuessing, client_ip, pin_guessing_limite
 from .responses import (
     error_response,
     manage_not_found,
+    page_not_found,
     render_gone,
     render_suspended,
     share_not_found,
@@ -76,7 +81,9 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
     if not form.is_valid():
         # Not a PIN at all (too long, not digits): no share's PIN can match it, so nothing
         # is looked up, checked or counted.
-        return error_response(request, 400, "The PIN is 4 to 8 digits.")
+        return error_response(
+            request, 400, gettext("The PIN is 4 to 8 digits."), code="pin_invalid"
+        )
     pin = form.cleaned_data["pin"]
     try:
         viewed = services.share_view(token=token, pin=pin, pin_attempts=PinAttempts(request))
@@ -107,7 +114,7 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
-PIN_REQUIRED_MESSAGE = (
+PIN_REQUIRED_MESSAGE = gettext_lazy(
     "This photo needs its PIN: enter the PIN the sender gave you. Nothing was used or counted."
 )
 
@@ -118,15 +125,20 @@ def _pin_required(request: HttpRequest, share: Share) -> HttpResponse:
     counts, or that the share is under review; 400 means nothing was checked, counted or
     spent, so a script can tell the two apart by the status alone. (401 would promise an
     HTTP authentication scheme in WWW-Authenticate; the PIN is a form field.)"""
+    message = str(PIN_REQUIRED_MESSAGE)
     if wants_json(request):
-        return JsonResponse({"error": PIN_REQUIRED_MESSAGE, "reason": "pin_required"}, status=400)
-    context = {"share": share, "error": PIN_REQUIRED_MESSAGE}
+        body = {"error": message, "code": "pin_required", "reason": "pin_required"}
+        return JsonResponse(body, status=400)
+    context = {"share": share, "error": message}
     return render(request, "shares/open.html", context, status=400)
 
 
 def _wrong_pin_message(attempts_left: int) -> str:
-    noun = "attempt" if attempts_left == 1 else "attempts"
-    return f"Wrong PIN. {attempts_left} {noun} left before the photo is deleted."
+    return ngettext(
+        "Wrong PIN. %(count)s attempt left before the photo is deleted.",
+        "Wrong PIN. %(count)s attempts left before the photo is deleted.",
+        attempts_left,
+    ) % {"count": attempts_left}
 
 
 def _wrong_pin(request: HttpRequest, token: str, attempts_left: int) -> HttpResponse:
@@ -134,7 +146,8 @@ def _wrong_pin(request: HttpRequest, token: str, attempts_left: int) -> HttpResp
         return render_gone(request, EndReason.PIN)
     message = _wrong_pin_message(attempts_left)
     if wants_json(request):
-        return JsonResponse({"error": message, "attempts_left": attempts_left}, status=403)
+        body = {"error": message, "code": "pin_wrong", "attempts_left": attempts_left}
+        return JsonResponse(body, status=403)
     share = services.share_by_token(token=token)
     context = {"share": share, "error": message, "attempts_left": attempts_left}
     return render(request, "shares/open.html", context, status=403)
@@ -160,7 +173,8 @@ def report(request: HttpRequest, token: str) -> HttpResponse:
     form = ReportForm(request.POST)
     if not form.is_valid():
         if wants_json(request):
-            return JsonResponse({"error": form.error_text()}, status=400)
+            body = {"error": form.error_text(), "code": form.error_code()}
+            return JsonResponse(body, status=400)
         return render(request, "shares/report.html", {**context, "form": form}, status=400)
     try:
         services.report_create(
@@ -178,13 +192,17 @@ def report(request: HttpRequest, token: str) -> HttpResponse:
     except services.WrongPin as exc:
         if exc.attempts_left == 0:
             return render_gone(request, EndReason.PIN)
-        message = (
-            f"{_wrong_pin_message(exc.attempts_left)} Nothing was sent. Enter the right PIN, "
-            "or leave it empty to send the report without it (the moderators then cannot "
-            "see the photo)."
+        message = " ".join(
+            (
+                _wrong_pin_message(exc.attempts_left),
+                gettext(
+                    "Nothing was sent. Enter the right PIN, or leave it empty to send the "
+                    "report without it (the moderators then cannot see the photo)."
+                ),
+            )
         )
         if wants_json(request):
-            payload = {"error": message, "attempts_left": exc.attempts_left}
+            payload = {"error": message, "code": "pin_wrong", "attempts_left": exc.attempts_left}
             return JsonResponse(payload, status=403)
         context = {**context, "form": form, "pin_error": message}
         return render(request, "shares/report.html", context, status=403)
@@ -213,3 +231,33 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"status": share.status, "end_reason": share.end_reason})
     return redirect(request.path)
+
+
+# --- languages ------------------------------------------------------------------------------
+
+
+@csrf_exempt  # share pages send "Origin: null" (no-referrer) and hold no CSRF cookie; a
+# forged request could only change the language a visitor reads.
+@never_cache
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    """The footer's picker: Django's set_language keeps the choice in a cookie and sends
+    the browser back to the page it came from ("next", a path on this site)."""
+    return i18n.set_language(request)
+
+
+_JAVASCRIPT_CATALOGUE = i18n.JavaScriptCatalog.as_view(packages=["shares"])
+
+
+@require_safe
+@cache_control(public=True, max_age=3600)
+def javascript_catalogue(request: HttpRequest, language: str) -> HttpResponse:
+    """The script texts (locale/<lang>/LC_MESSAGES/djangojs.po) of one language at an
+    address of its own, loaded with <script src>: the CSP allows no inline script, and
+    one address per language lets any cache keep it."""
+    if language not in dict(settings.LANGUAGES):
+        return page_not_found(request)
+    with translation.override(language):
+        response = _JAVASCRIPT_CATALOGUE(request)
+    response["Content-Language"] = language
+    return response

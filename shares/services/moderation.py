@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from .. import keyed
 from ..models import (
@@ -194,12 +195,12 @@ def reports_dismiss(*, report_ids: Iterable[int], actor: AbstractBaseUser) -> in
     return len(reports)
 
 
-UNREPORTED_REFUSAL = (
+UNREPORTED_REFUSAL = gettext_lazy(
     "Nobody has reported this share, so it cannot be previewed: its photo is encrypted with "
     "a key that only its link holds, and a copy of that key reaches the moderators only "
     "with a report made from the link."
 )
-NO_KEY_REFUSAL = (
+NO_KEY_REFUSAL = gettext_lazy(
     "The photo cannot be opened: this share has a PIN and its reports were sent without "
     "it, so no report carries the photo's key."
 )
@@ -237,8 +238,9 @@ def moderation_preview(*, share_id: int, actor: AbstractBaseUser) -> PreviewPhot
         refusal = NO_KEY_REFUSAL  # every copy was wrapped under an earlier moderation key
     if refusal is not None:
         # Looking is audited, and so is trying to.
-        _record(actor=actor, action=ModerationAction.PREVIEW_REFUSED, share=share, note=refusal)
-        raise PreviewRefused(refusal)
+        note = str(refusal)
+        _record(actor=actor, action=ModerationAction.PREVIEW_REFUSED, share=share, note=note)
+        raise PreviewRefused(note)
     body = open_share_photo(share, secret=secret)
     try:
         _record(actor=actor, action=ModerationAction.PREVIEWED, share=share)

@@ -7,6 +7,7 @@ pages rendered without a request included.
 from django import template
 from django.conf import settings
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -23,9 +24,12 @@ def abuse_contact() -> str:
     elif "@" in contact:
         href = f"mailto:{contact}"
     else:
-        return format_html('<span class="abuse-contact">Report abuse: {}</span>', contact)
+        return format_html(
+            '<span class="abuse-contact">{} {}</span>', gettext("Report abuse:"), contact
+        )
     return format_html(
-        '<span class="abuse-contact">Report abuse: <a href="{}" rel="nofollow">{}</a></span>',
+        '<span class="abuse-contact">{} <a href="{}" rel="nofollow">{}</a></span>',
+        gettext("Report abuse:"),
         href,
         contact,
     )

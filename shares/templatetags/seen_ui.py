@@ -1,12 +1,17 @@
 """Small template helpers for the pages: the QR code of a link, the upload limit, a countdown."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import segno
 from django import template
 from django.conf import settings
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, gettext_lazy
+
+from shares import images
 
 register = template.Library()
 
@@ -30,7 +35,8 @@ def qr_svg(url: str) -> SafeString:
         lineclass=None,
     )
     # role and label belong on the <svg> itself so screen readers name the picture.
-    svg = svg.replace("<svg ", '<svg role="img" aria-label="QR code of the share link" ', 1)
+    label = escape(gettext("QR code of the share link"))
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
     return mark_safe(svg)  # noqa: S308 - segno's own markup from a URL we built
 
 
@@ -53,3 +59,38 @@ def seconds_until(moment: datetime) -> int:
     """Whole seconds from now until `moment` (0 once past): the manage page's countdown
     counts from the server's clock, not from a visitor's possibly wrong one."""
     return max(int((moment - timezone.now()).total_seconds()), 0)
+
+
+# images' words for what was removed from a photo, in the sender's language (the API
+# keeps images' English words).
+_METADATA_WORDS = {
+    images.LOCATION: gettext_lazy("location"),
+    images.CAMERA: gettext_lazy("camera model"),
+    images.SERIAL: gettext_lazy("camera serial number"),
+    images.DATE: gettext_lazy("date taken"),
+    images.THUMBNAIL: gettext_lazy("thumbnail"),
+    images.COMMENTS: gettext_lazy("comments"),
+    images.TRAILER: gettext_lazy("data hidden after the image"),
+    images.OTHER: gettext_lazy("other metadata"),
+}
+
+
+@register.filter
+def metadata_words(words: list[str]) -> list[str]:
+    """What was removed from a photo, each word in the viewer's language."""
+    return [str(_METADATA_WORDS.get(word, word)) for word in words]
+
+
+@register.simple_tag
+def local_time(moment: datetime, precision: str = "minutes") -> SafeString:
+    """A <time> in the page's language and UTC, the zone named, for pages read without
+    script; static/js/times.js rewrites it in the viewer's own zone and format."""
+    utc = timezone.localtime(moment, UTC)
+    clock = date_format(utc, "H:i:s" if precision == "seconds" else "H:i")
+    text = f"{date_format(utc, 'DATE_FORMAT')} {clock}"
+    return format_html(
+        '<time datetime="{}" data-local-time="{}">{} UTC</time>',
+        moment.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        precision,
+        text,
+    )

@@ -49,6 +49,25 @@ def uses_redis(item) -> bool:
     return uses_database(item) or "rate_limit_cache" in getattr(item, "fixturenames", ())
 
 
+def pytest_sessionstart(session):
+    """The pages read the compiled catalogues (.mo, never committed): compile them when a
+    .po is newer than its .mo, as `make test` does, so a plain `pytest` tests the same."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    stale = [
+        po
+        for po in Path(settings.BASE_DIR, "locale").glob("*/LC_MESSAGES/*.po")
+        if not po.with_suffix(".mo").exists()
+        or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    if stale:
+        from django.core.management import call_command
+
+        call_command("compilemessages", locale=sorted({po.parts[-3] for po in stale}), verbosity=0)
+
+
 def pytest_collection_finish(session):
     """Fail fast, and say why, when a collected test needs a server that is not there
     (after collection, so that a run of only the Django-free tests needs neither)."""

@@ -35,7 +35,7 @@ def test_a_browser_request_from_another_site_is_refused_and_stores_nothing(clien
     response = upload(client, **headers)
     assert response.status_code == 403
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"error": FOREIGN_ORIGIN_MESSAGE}
+    assert response.json() == {"error": FOREIGN_ORIGIN_MESSAGE, "code": "foreign_origin"}
     assert Share.objects.count() == 0
     assert stored_keys() == []
 

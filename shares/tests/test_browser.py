@@ -804,3 +804,143 @@ def test_axe_finds_no_violations_on_any_page(open_context, site, tmp_path, make_
 
     assert {name: problems for name, problems in found.items() if problems} == {}
     assert len(found) == 16
+
+
+# --- other languages: Japanese, and Arabic right to left -------------------------------------
+
+
+def upload_by_ids(page, path: Path, *, pin: str = "") -> str:
+    """upload_through_the_page in any language: by the controls' ids, not their words."""
+    page.locator("#id_photo").set_input_files(path)
+    if pin:
+        page.locator("#id_pin").fill(pin)
+    page.locator("#upload-submit").click()
+    expect(page.locator("#created")).to_be_visible()
+    return page.locator("#share-url").input_value()
+
+
+def test_accept_language_ja_shows_japanese_pages_and_script_texts(open_context, site, tmp_path):
+    # The browser's language (Accept-Language: ja-JP) and its time zone, as a reader in Tokyo.
+    page = open_context(locale="ja-JP", timezone_id="Asia/Tokyo").new_page()
+    page.goto(site + "/")
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+    expect(page.get_by_role("heading", level=1)).to_have_text("消える写真を共有しましょう")
+    page.locator("#id_photo").set_input_files(photo_file(tmp_path))
+    # Written by upload.js from /jsi18n/ja.js.
+    expect(page.locator("#photo-status")).to_contain_text("写真を選びました：holiday.jpg")
+    upload_by_ids(page, photo_file(tmp_path))
+    expect(page.get_by_role("heading", name="リンクができました")).to_be_visible()
+    page.get_by_role("button", name="リンクをコピー", exact=True).click()
+    expect(page.locator("#copy-status")).to_have_text(
+        "共有リンクをコピーしました。メッセージに貼り付けて送ってください。"
+    )
+    # The expiry in Japanese, in Tokyo time, the zone named (not the page's UTC).
+    expiry = page.locator("#created time[data-local-time]")
+    expect(expiry).to_have_attribute("data-localised", "true")
+    assert "UTC" not in expiry.text_content() and "JST" in expiry.text_content()
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日", expiry.text_content())
+
+    page.goto(page.locator("#manage-url").input_value())
+    expect(page.locator("#countdown")).to_have_text(
+        re.compile(r"^（あと \d+ (日|時間) \d+ (時間|分)）$")
+    )
+
+
+def test_the_footer_picker_switches_to_arabic_right_to_left_within_320_pixels(
+    open_context, site, tmp_path, make_share
+):
+    page = open_context(viewport={"width": 320, "height": 640}).new_page()
+
+    def fits(what: str) -> None:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 320, f"{what} is {width}px wide"
+
+    page.goto(site + "/")
+    expect(page.locator("html")).to_have_attribute("dir", "ltr")
+    page.get_by_label("Language").select_option("ar")
+    page.get_by_role("button", name="Change language").click()
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.locator("html")).to_have_attribute("lang", "ar")
+    expect(page.get_by_role("heading", level=1)).to_have_text("شارك صورة تختفي")
+    expect(page.get_by_label("اللغة")).to_have_value("ar")
+    fits("the Arabic upload page")
+    # Mirrored: the first chip ("once") is on the right, the next one to its left.
+    chips = page.locator("fieldset").first.locator("label.chip")
+    first, second = chips.nth(0).bounding_box(), chips.nth(1).bounding_box()
+    assert first["y"] == second["y"] and first["x"] > second["x"]
+
+    share_url = upload_by_ids(page, photo_file(tmp_path), pin="4821")
+    expect(page.get_by_role("heading", name="رابطك جاهز")).to_be_visible()
+    fits("the Arabic created page")
+    # The copy row mirrors too: the link's field on the right, its button to its left.
+    field = page.locator("#share-url").bounding_box()
+    button = page.locator("#created button[data-copy]").bounding_box()
+    assert button["y"] > field["y"] + field["height"] - 1 or button["x"] < field["x"]
+    manage_url = page.locator("#manage-url").input_value()
+
+    # The choice is remembered: a new page, no picker touched, is still Arabic.
+    page.goto(share_url)
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.get_by_role("heading", level=1)).to_have_text("شارك أحدهم صورة معك")
+    fits("the Arabic open page")
+    page.locator("#id_pin").fill("0000")
+    page.locator("#view-button").click()
+    # view.js says the wrong PIN from the code and attempts_left, in Arabic.
+    expect(page.locator("#view-error")).to_have_text("رمز PIN خاطئ. بقيت 4 محاولات قبل حذف الصورة.")
+    fits("the Arabic wrong-PIN answer")
+    page.goto(manage_url)
+    fits("the Arabic manage page")
+    page.goto(f"{site}/s/{'x' * 32}")
+    fits("the Arabic not-found page")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("language", ["ar", "ja"])
+def test_axe_finds_no_violations_in_arabic_and_japanese(
+    open_context, site, tmp_path, make_share, scheme, language
+):
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (bash .ci/run does)")
+    context = open_context(bypass_csp=True, color_scheme=scheme, locale=language)
+    page = context.new_page()
+    found = {}
+
+    def check(name: str) -> None:
+        assert page.locator("html").get_attribute("lang") == language
+        found[name] = axe_violations(page)
+
+    page.goto(site + "/")
+    check("upload")
+    page.locator("#id_photo").set_input_files(photo_file(tmp_path))
+    expect(page.locator("#preview-img")).to_be_visible()
+    check("upload with a preview")
+    share_url = upload_by_ids(page, photo_file(tmp_path), pin="4821")
+    check("created")
+    manage_url = page.locator("#manage-url").input_value()
+    page.goto(share_url)
+    check("open with a PIN")
+    page.locator("#id_pin").fill("0000")
+    page.locator("#view-button").click()
+    expect(page.locator("#view-error")).to_be_visible()
+    check("wrong PIN")
+    page.goto(manage_url)
+    check("manage")
+    page.goto(f"{site}/s/{make_share().token}/report")
+    check("report")
+    page.goto(f"{site}/no/such/page")
+    check("404")
+    assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+def test_the_picker_works_without_javascript_and_times_then_say_utc(open_context, site, make_share):
+    page = open_context(java_script_enabled=False).new_page()
+    created = make_share()
+    page.goto(f"{site}/m/{created.manage_token}")
+    page.get_by_label("Language").select_option("de")
+    page.get_by_role("button", name="Change language").click()
+    # Back on the same page, now in German; the expiry as written on the server, in UTC.
+    expect(page).to_have_url(f"{site}/m/{created.manage_token}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ihr geteiltes Foto")
+    expect(page.locator("time[data-local-time]")).to_have_text(
+        re.compile(r"^\d+\. \w+ \d{4} \d\d:\d\d UTC$")
+    )

@@ -754,7 +754,7 @@ def test_a_moderator_works_the_desk_in_a_real_browser(live_server, moderator, ma
         page.goto(f"{live_server.url}/admin/shares/share/{share_pk}/change/")
         page.select_option("select[name='CHANGE_FORM-action']", "restore")
         page.click("button[name=index]")
-        assert page.wait_for_selector("text=Restored 1 shares.")
+        assert page.wait_for_selector("text=Restored 1 share.")
 
     in_chromium(moderate)
     assert list(ModerationEvent.objects.order_by("pk").values_list("action", "actor_name")) == [

@@ -324,8 +324,11 @@ def _django_route(pattern: URLPattern) -> str:
 def test_every_address_of_the_api_is_documented():
     from shares.urls import urlpatterns
 
-    # The upload page (/) is the web form, described in README's "The web page".
-    routes = {_django_route(pattern) for pattern in urlpatterns if pattern.name != "upload"}
+    # The upload page (/) is the web form, and the language picker (/language) and the
+    # script texts (/jsi18n/<lang>.js) serve its pages: README's "The web page" and
+    # "Languages" describe them.
+    pages = {"upload", "set-language", "js-catalogue"}
+    routes = {_django_route(pattern) for pattern in urlpatterns if pattern.name not in pages}
     assert routes == set(DOCUMENT["paths"])
 
 

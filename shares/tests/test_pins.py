@@ -108,6 +108,7 @@ def test_a_missing_pin_is_asked_for_and_not_counted_anywhere(client, make_share,
         assert scripted.json() == {
             "error": "This photo needs its PIN: enter the PIN the sender gave you. "
             "Nothing was used or counted.",
+            "code": "pin_required",
             "reason": "pin_required",
         }
     # A browser without the script gets the open page again, with the PIN field.

@@ -281,7 +281,8 @@ def test_the_database_unavailable_answers_503_without_a_traceback(
     view = requests.post(f"{live_server.url}/s/{created.token}", headers=JSON)
     assert view.status_code == 503
     assert view.json() == {
-        "error": "The service is briefly unavailable. Please try again in a minute."
+        "error": "The service is briefly unavailable. Please try again in a minute.",
+        "code": "service_unavailable",
     }
 
     upload = requests.post(

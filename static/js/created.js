@@ -4,6 +4,9 @@
 // upload.js calls window.seenCreated(main) after it swaps the created page in.
 (function () {
   "use strict";
+  // The texts come from the page language's catalogue (/jsi18n/<lang>.js); English if it
+  // did not load.
+  var gettext = window.gettext || function (text) { return text; };
 
   function copy(field) {
     if (navigator.clipboard && window.isSecureContext) {
@@ -30,21 +33,21 @@
       button.hidden = false;
       button.addEventListener("click", function () {
         copy(field).then(function () {
-          button.textContent = "Copied";
+          button.textContent = gettext("Copied");
           status.textContent = button.getAttribute("data-copied");
           clearTimeout(timer);
           timer = setTimeout(function () { button.textContent = label; }, 2500);
         }, function () {
           field.focus();
           field.select();
-          status.textContent = "Copying did not work here: the link is selected, copy it with Ctrl+C or your phone's menu.";
+          status.textContent = gettext("Copying did not work here: the link is selected, copy it with Ctrl+C or your phone's menu.");
         });
       });
     });
 
     Array.prototype.forEach.call(root.querySelectorAll("[data-share]"), function (button) {
       var field = document.getElementById(button.getAttribute("data-share"));
-      var data = { title: "A photo for you", url: field.value };
+      var data = { title: gettext("A photo for you"), url: field.value };
       if (!navigator.share || (navigator.canShare && !navigator.canShare(data))) return;
       button.hidden = false;
       button.addEventListener("click", function () {

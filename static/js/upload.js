@@ -8,6 +8,14 @@
 // the history or a cache. Without this script the form posts normally and nothing changes.
 (function () {
   "use strict";
+  // The texts come from the page language's catalogue (/jsi18n/<lang>.js); English if it
+  // did not load.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (all, name) { return String(values[name]); });
+  };
+  function fill(text, values) { return interpolate(text, values, true); }
+  var language = document.documentElement.lang || "en";
   var form = document.getElementById("upload-form");
   if (!form || !window.FormData || !window.XMLHttpRequest || !window.URL) return;
 
@@ -51,10 +59,21 @@
 
   function say(element, text) { element.textContent = text || ""; }
 
+  // Sizes and percentages in the page language's number format (Intl), units from the catalogue.
+  function number(value, digits) {
+    try {
+      return new Intl.NumberFormat(language, { maximumFractionDigits: digits || 0 }).format(value);
+    } catch (ignored) { return String(Math.round(value)); }
+  }
+  function percentText(whole) {
+    try {
+      return new Intl.NumberFormat(language, { style: "percent" }).format(whole / 100);
+    } catch (ignored) { return whole + "%"; }
+  }
   function sizeText(bytes) {
-    if (bytes < 1024) return bytes + " bytes";
-    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
-    return (bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "") + " MB";
+    if (bytes < 1024) return fill(gettext("%(size)s bytes"), { size: number(bytes) });
+    if (bytes < 1024 * 1024) return fill(gettext("%(size)s KB"), { size: number(bytes / 1024) });
+    return fill(gettext("%(size)s MB"), { size: number(bytes / (1024 * 1024), 1) });
   }
 
   function clearPhoto() {
@@ -76,22 +95,23 @@
   function choose(file, how) {
     say(errorBox, "");
     if (!file) return;
-    var name = file.name || "pasted photo";
+    var name = file.name || gettext("pasted photo");
     // Some systems give no type (HEIC on Windows) or an odd one ("image/jpg"): the
     // extension tells then. The server decodes the file whatever either says.
     var known = SHOWN_TYPES.concat(CONVERTED_TYPES);
     var type = known.indexOf(file.type) !== -1 ? file.type
       : BY_EXTENSION[(name.split(".").pop() || "").toLowerCase()] || "";
     if (SHOWN_TYPES.indexOf(type) === -1 && CONVERTED_TYPES.indexOf(type) === -1) {
-      reject("“" + name + "” is not a photo Seen can share. Choose a JPEG, PNG, GIF, WebP, HEIC or AVIF image.");
+      reject(fill(gettext("“%(name)s” is not a photo Seen can share. Choose a JPEG, PNG, GIF, WebP, HEIC or AVIF image."), { name: name }));
       return;
     }
     if (file.size === 0) {
-      reject("“" + name + "” is empty. Choose another photo.");
+      reject(fill(gettext("“%(name)s” is empty. Choose another photo."), { name: name }));
       return;
     }
     if (file.size > maxBytes) {
-      reject("“" + name + "” is " + sizeText(file.size) + ": the limit is " + sizeText(maxBytes) + ". Choose a smaller photo.");
+      reject(fill(gettext("“%(name)s” is %(size)s: the limit is %(limit)s. Choose a smaller photo."),
+        { name: name, size: sizeText(file.size), limit: sizeText(maxBytes) }));
       return;
     }
     chosen = file;
@@ -113,17 +133,19 @@
     say(previewSize, sizeText(file.size));
     preview.hidden = false;
     dropzone.classList.add("has-photo");
-    var verb = how === "paste" ? "Photo pasted from the clipboard" : how === "drop" ? "Photo dropped" : "Photo chosen";
-    say(photoStatus, verb + ": " + name + ", " + sizeText(file.size) + ".");
+    var done = how === "paste" ? gettext("Photo pasted from the clipboard: %(name)s, %(size)s.")
+      : how === "drop" ? gettext("Photo dropped: %(name)s, %(size)s.")
+      : gettext("Photo chosen: %(name)s, %(size)s.");
+    say(photoStatus, fill(done, { name: name, size: sizeText(file.size) }));
   }
 
   previewImg.addEventListener("error", function () {
     if (!chosen || !previewImg.getAttribute("src")) return;
     if (chosenPreviewable) {
-      reject("“" + (chosen.name || "This file") + "” could not be read as an image. Choose another photo.");
+      reject(fill(gettext("“%(name)s” could not be read as an image. Choose another photo."), { name: chosen.name || gettext("pasted photo") }));
     } else {
       previewImg.hidden = true;
-      say(previewNote, "This browser cannot show a preview of this format. Seen will turn it into a JPEG.");
+      say(previewNote, gettext("This browser cannot show a preview of this format. Seen will turn it into a JPEG."));
     }
   });
 
@@ -185,12 +207,12 @@
   function setProgress(percent) {
     var whole = Math.max(0, Math.min(100, Math.floor(percent)));
     progressBar.value = whole;
-    say(progressPercent, whole + "%");
+    say(progressPercent, percentText(whole));
     // Screen readers hear every quarter, not every percent.
     var quarter = Math.floor(whole / 25) * 25;
     if (quarter !== lastAnnounced) {
       lastAnnounced = quarter;
-      say(progressAnnounce, "Uploaded " + quarter + "%");
+      say(progressAnnounce, fill(gettext("Uploaded %(percent)s"), { percent: percentText(quarter) }));
     }
   }
 
@@ -201,7 +223,7 @@
     form.setAttribute("aria-busy", busy ? "true" : "false");
     if (busy) {
       lastAnnounced = -1;
-      say(progressLabel, "Uploading…");
+      say(progressLabel, gettext("Uploading…"));
       setProgress(0);
     }
   }
@@ -217,7 +239,7 @@
     event.preventDefault();
     if (request) return;
     if (!chosen) {
-      say(errorBox, "Choose a photo to share first.");
+      say(errorBox, gettext("Choose a photo to share first."));
       input.focus();
       return;
     }
@@ -236,7 +258,7 @@
     });
     xhr.upload.addEventListener("load", function () {
       setProgress(100);
-      say(progressLabel, "Uploaded. Removing the photo's hidden details…");
+      say(progressLabel, gettext("Uploaded. Removing the photo's hidden details…"));
     });
     xhr.addEventListener("load", function () {
       if (xhr !== request) return;
@@ -249,12 +271,12 @@
       }
     });
     xhr.addEventListener("error", function () {
-      if (xhr === request) finish("The upload failed: check your connection and try again. Nothing was shared.");
+      if (xhr === request) finish(gettext("The upload failed: check your connection and try again. Nothing was shared."));
     });
     xhr.addEventListener("abort", function () {
       if (xhr !== request) return;
       finish("");
-      say(photoStatus, "Upload cancelled. Nothing was shared.");
+      say(photoStatus, gettext("Upload cancelled. Nothing was shared."));
     });
     setBusy(true);
     xhr.send(data);
@@ -270,9 +292,9 @@
     var box = page && (page.getElementById("upload-error") || page.querySelector("main .error") || page.querySelector("main p"));
     var text = box && box.textContent.trim();
     if (text) return text;
-    if (status === 413) return "The photo is too large: the limit is " + sizeText(maxBytes) + ".";
-    if (status === 429) return "Too many uploads from here. Please wait a while and try again.";
-    return "The upload failed (error " + status + "). Please try again.";
+    if (status === 413) return fill(gettext("The photo is too large: the limit is %(limit)s."), { limit: sizeText(maxBytes) });
+    if (status === 429) return gettext("Too many uploads from here. Please wait a while and try again.");
+    return fill(gettext("The upload failed (error %(status)s). Please try again."), { status: status });
   }
 
   // Put the created page (links, QR code, what was removed) in place of the form.
@@ -286,7 +308,11 @@
       main.appendChild(document.importNode(node, true));
     });
     document.title = page.title;
+    // The picker would leave this page, whose links cannot be shown again.
+    var picker = document.getElementById("language-picker");
+    if (picker) picker.hidden = true;
     if (window.seenCreated) window.seenCreated(main);
+    if (window.seenLocalTimes) window.seenLocalTimes(main);
     window.scrollTo(0, 0);
     var heading = main.querySelector("h1");
     if (heading) heading.focus();
