@@ -261,7 +261,8 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         if restored < len(share_ids):
             self.message_user(
                 request,
-                f"{len(share_ids) - restored} were not suspended (or have ended) and were left as they were.",
+                f"{len(share_ids) - restored} were not suspended (or have ended)"
+                " and were left as they were.",
                 messages.WARNING,
             )
 

@@ -43,7 +43,9 @@ def manage_not_found(request: HttpRequest) -> HttpResponse:
 
 
 _GONE_MESSAGES = {
-    EndReason.VIEWED: "This photo has been viewed as many times as the sender allowed, and it has been deleted.",
+    EndReason.VIEWED: (
+        "This photo has been viewed as many times as the sender allowed, and it has been deleted."
+    ),
     EndReason.EXPIRED: "This link has expired and the photo has been deleted.",
     EndReason.REVOKED: "The sender deleted this photo.",
     EndReason.PIN: "This photo was deleted after too many wrong PINs.",
@@ -130,7 +132,7 @@ def too_large_message() -> str:
     return f"The photo is too large: the limit is {megabytes:g} MB."
 
 
-# --- error handlers (seen/urls.py, CSRF_FAILURE_VIEW) ---------------------------------------------------------
+# --- error handlers (seen/urls.py, CSRF_FAILURE_VIEW) ---------------------------------------
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:

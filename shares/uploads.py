@@ -56,6 +56,7 @@ def create_from_request(request: HttpRequest) -> services.CreatedShare:
     except services.StorageUnavailable:
         raise UploadRejected(
             503,
-            "Photo storage is unavailable right now, so nothing was saved. Please try again in a minute.",
+            "Photo storage is unavailable right now, so nothing was saved."
+            " Please try again in a minute.",
             form,
         ) from None

@@ -688,7 +688,10 @@ def test_reports_on_an_ended_share_are_kept_without_suspending_it(make_share):
 
 def _reports_setting(value: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
-    code = "import django; django.setup(); from django.conf import settings; print(settings.SEEN_REPORTS_TO_SUSPEND)"
+    code = (
+        "import django; django.setup(); from django.conf import settings;"
+        " print(settings.SEEN_REPORTS_TO_SUSPEND)"
+    )
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=Path(__file__).resolve().parents[2],
