@@ -25,6 +25,7 @@ from .lifecycle import (
     ViewedPhoto,
     new_token,
     photo_delete,
+    photos_delete,
     share_create,
     share_end,
     share_get,
@@ -33,12 +34,14 @@ from .lifecycle import (
 )
 from .moderation import (
     PreviewPhoto,
+    SharesRemoved,
     moderation_preview,
     report_create,
     reports_dismiss,
     reports_to_suspend,
     share_remove,
     share_restore,
+    shares_remove,
 )
 from .purge import (
     DELETE_OBJECTS_MAX,
@@ -72,6 +75,7 @@ __all__ = [
     "ShareGone",
     "ShareNotFound",
     "ShareSuspended",
+    "SharesRemoved",
     "StorageUnavailable",
     "ViewedPhoto",
     "WrongPin",
@@ -80,6 +84,7 @@ __all__ = [
     "new_token",
     "orphans_purge",
     "photo_delete",
+    "photos_delete",
     "purge_candidates",
     "report_create",
     "reports_dismiss",
@@ -94,5 +99,6 @@ __all__ = [
     "share_restore",
     "share_revoke",
     "share_view",
+    "shares_remove",
     "shares_purge",
 ]
