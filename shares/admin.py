@@ -39,6 +39,13 @@ def _share_link(share_id: int | None, share_number: int) -> str:
     return format_html('<a href="{}">share {}</a>', url, share_number)
 
 
+def _already_purged(count: int) -> str:
+    """For shares that purge deleted between the moderator's list and the action."""
+    if count == 1:
+        return "1 share was already purged (it had ended and its row is deleted): nothing to do."
+    return f"{count} shares were already purged (they had ended and their rows are deleted)."
+
+
 class ModeratorPermissions:
     """has_moderate_permission / has_preview_permission, for actions and the preview."""
 
@@ -260,6 +267,8 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
                 " now: each is deleted as soon as that view ends.",
                 messages.INFO,
             )
+        if result.purged:
+            self.message_user(request, _already_purged(len(result.purged)), messages.WARNING)
 
     @admin.action(
         description="Restore: put a suspended share back online (dismisses its open reports)",
@@ -268,15 +277,22 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
     )
     def restore(self, request, queryset):
         share_ids = list(queryset.values_list("pk", flat=True))
-        restored = sum(services.share_restore(share_id=pk, actor=request.user) for pk in share_ids)
+        restored = purged = 0
+        for share_id in share_ids:
+            try:
+                restored += services.share_restore(share_id=share_id, actor=request.user)
+            except services.ShareGone:
+                purged += 1
         self.message_user(request, f"Restored {restored} shares.", messages.SUCCESS)
-        if restored < len(share_ids):
+        if restored + purged < len(share_ids):
             self.message_user(
                 request,
-                f"{len(share_ids) - restored} were not suspended (or have ended)"
+                f"{len(share_ids) - restored - purged} were not suspended (or have ended)"
                 " and were left as they were.",
                 messages.WARNING,
             )
+        if purged:
+            self.message_user(request, _already_purged(purged), messages.WARNING)
 
     @admin.action(
         description="Dismiss reports: close the open reports as unfounded (a suspension stays)",

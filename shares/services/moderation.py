@@ -22,7 +22,7 @@ from ..models import (
     token_hash,
 )
 from .errors import PreviewRefused, ShareGone, ShareNotFound
-from .lifecycle import PhotoStream, _purged, photos_delete
+from .lifecycle import PhotoStream, _lock, _purged, photos_delete
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,10 @@ def _open_reporters(share: Share) -> int:
 
 def share_restore(*, share_id: int, actor: AbstractBaseUser) -> bool:
     """Lift a suspension: the moderator found nothing wrong, so the share's open reports
-    are dismissed with it. Returns False when the share was not suspended (or is over)."""
+    are dismissed with it. Returns False when the share was not suspended (or is over);
+    raises ShareGone when purge has deleted its row since the moderator's list was read."""
     with transaction.atomic():
-        share = Share.objects.select_for_update().get(pk=share_id)
+        share = _lock(share_id)
         if share.suspended_at is None or share.is_over:
             return False
         share.suspended_at = None

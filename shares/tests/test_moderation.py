@@ -659,6 +659,85 @@ def test_removing_shares_that_had_ended_keeps_their_reason_and_says_so(
     assert stored_keys() == []
 
 
+def _purged_first(monkeypatch, name: str, victim: int) -> None:
+    """Purge deletes the victim's row after the admin read the list, before the service
+    call locks it."""
+    real = getattr(services, name)
+
+    def racing(**kwargs):
+        Share.objects.filter(pk=victim).delete()
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, name, racing)
+
+
+def test_removing_a_share_purged_meanwhile_says_so(
+    moderator_client, make_share, monkeypatch, django_capture_on_commit_callbacks
+):
+    victim, other = make_share(views=3), make_share(views=3)
+    _purged_first(monkeypatch, "shares_remove", victim.share.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = moderator_client.post(
+            "/admin/shares/share/",
+            {"action": "remove", "_selected_action": [victim.share.pk, other.share.pk]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Removed 1 shares" in page
+    assert "1 share was already purged" in page
+    assert Share.objects.get().end_reason == EndReason.REMOVED
+    assert ModerationEvent.objects.get().share_id == other.share.pk
+    assert stored_keys() == [victim.share.photo_key]  # an orphan now, for orphans_purge
+
+
+def test_removing_the_one_share_of_its_page_when_purged_meanwhile_says_so(
+    moderator_client, make_share, monkeypatch
+):
+    victim = make_share(views=3)
+    _purged_first(monkeypatch, "shares_remove", victim.share.pk)
+    response = moderator_client.post(
+        f"/admin/shares/share/{victim.share.pk}/change/",
+        {"CHANGE_FORM-action": "remove", "_selected_action": [victim.share.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "1 share was already purged" in response.content.decode()
+    assert not ModerationEvent.objects.exists()
+
+
+def test_restoring_a_share_purged_meanwhile_says_so(moderator_client, make_share, monkeypatch):
+    victim, other = make_share(views=0), make_share(views=0)
+    report(victim.token)
+    report(other.token)
+    _purged_first(monkeypatch, "share_restore", victim.share.pk)
+    response = moderator_client.post(
+        "/admin/shares/share/",
+        {"action": "restore", "_selected_action": [victim.share.pk, other.share.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Restored 1 shares" in page
+    assert "1 share was already purged" in page
+    assert "were not suspended" not in page
+    assert Share.objects.get().suspended_at is None
+
+
+def test_the_moderation_services_answer_share_gone_for_a_purged_row(moderator, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    share_pk = created.share.pk
+    Share.objects.filter(pk=share_pk).delete()
+    with pytest.raises(services.ShareGone):
+        services.share_remove(share_id=share_pk, actor=moderator)
+    with pytest.raises(services.ShareGone):
+        services.share_restore(share_id=share_pk, actor=moderator)
+    result = services.shares_remove(share_ids=[share_pk], actor=moderator)
+    assert (result.removed, result.purged) == ((), (share_pk,))
+    assert not ModerationEvent.objects.exclude(action=ModerationAction.SUSPENDED).exists()
+
+
 def test_restore_puts_a_suspended_share_back_online(moderator_client, client, make_share):
     created = make_share(views=0)
     report(created.token)
