@@ -27,12 +27,15 @@ run: $(VENV)/.runtime
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runserver 127.0.0.1:8000
 
-# The whole suite on PostgreSQL (S3 mocked by moto), then the concurrency tests again on SQLite.
+# Lint (ruff, import-linter), the whole suite on PostgreSQL (S3 mocked by moto), then the
+# concurrency tests again on SQLite.
 # tools/test-setup installs the system tools and npm packages the tests need when missing.
 test: export SECRET_KEY ?= test-only-secret-key-not-for-production-use-0123456789
 test: export DEBUG = false
 test: $(VENV)/.test
 	tools/test-setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules
 	$(VENV)/bin/lint-imports
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(VENV)/bin/pytest

@@ -205,11 +205,13 @@ def multipart(
     out = io.BytesIO()
     for name, value in fields.items():
         out.write(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
         )
     for name, (filename, data, content_type) in files.items():
         out.write(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
             f"Content-Type: {content_type}\r\n\r\n".encode()
         )
         out.write(data + b"\r\n")
@@ -235,7 +237,8 @@ class LoadResult:
 
     def summary(self) -> str:
         return (
-            f"{self.rate:8.1f} req/s  p50 {self.percentile(50):7.1f} ms  p99 {self.percentile(99):7.1f} ms"
+            f"{self.rate:8.1f} req/s  p50 {self.percentile(50):7.1f} ms"
+            f"  p99 {self.percentile(99):7.1f} ms"
             f"  ({self.requests} requests, {self.errors} errors, {self.seconds:.1f} s)"
         )
 

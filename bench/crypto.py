@@ -118,9 +118,11 @@ def main() -> None:
             plain_path, sealed_path = workdir / "plain", workdir / "sealed"
             plain_path.write_bytes(data)
             sealed_path.write_bytes(sealed)
-            seal_s = timed(lambda: photostore.seal(data, secret=secret, key=KEY), args.runs)
-            open_s = timed(lambda: read_sealed(sealed_path, secret), args.runs)
-            floor_s = timed(lambda: read_plain(plain_path), args.runs)
+            seal_s = timed(
+                lambda d=data, s=secret: photostore.seal(d, secret=s, key=KEY), args.runs
+            )
+            open_s = timed(lambda p=sealed_path, s=secret: read_sealed(p, s), args.runs)
+            floor_s = timed(lambda p=plain_path: read_plain(p), args.runs)
             photo = noise_photo(megabytes)
             view_s = view_time(workdir / f"view-{megabytes}", photo, args.runs)
             mb = len(data) / 1e6

@@ -10,7 +10,8 @@ does for a worker that a deployment has just started (or restarted).
 Runs for the local folder, S3 on a moto server and S3 on SeaweedFS. The upload limit is
 raised for the benchmark only.
 
-    .venv/bin/python bench/memory.py [--clients 8] [--megabytes 25] [--backends local,moto,seaweedfs]
+    .venv/bin/python bench/memory.py [--clients 8] [--megabytes 25]
+        [--backends local,moto,seaweedfs]
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def report_lines(rows: list[tuple[str, int, int, int]], clients: int) -> list[st
     for name, size, before, after in rows:
         growth = (after - before) / 1024
         lines.append(
-            f"{name}: photo {size / 1e6:.1f} MB, worker peak RSS {before / 1024:.1f} -> {after / 1024:.1f} MB, "
+            f"{name}: photo {size / 1e6:.1f} MB, "
+            f"worker peak RSS {before / 1024:.1f} -> {after / 1024:.1f} MB, "
             f"growth {growth:.1f} MB, {growth / clients:.2f} MB per download  (target <= 5)"
         )
     return lines

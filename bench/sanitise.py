@@ -70,7 +70,7 @@ def median_seconds(functions, data: bytes, runs: int) -> list[float]:
         function(data)  # warm up: imports, allocator, caches
     timings = [[] for _ in functions]
     for _ in range(runs):
-        for function, spent in zip(functions, timings):
+        for function, spent in zip(functions, timings, strict=True):
             start = time.perf_counter()
             function(data)
             spent.append(time.perf_counter() - start)
@@ -87,7 +87,8 @@ def main() -> None:
         width, height = image.size
     cleaned = images.clean_photo(io.BytesIO(data), max_pixels=MAX_PIXELS)
     print(
-        f"input: {width}x{height} JPEG, {len(data) / 1e6:.2f} MB with EXIF/GPS/thumbnail/XMP/IPTC/ICC"
+        f"input: {width}x{height} JPEG, {len(data) / 1e6:.2f} MB"
+        " with EXIF/GPS/thumbnail/XMP/IPTC/ICC"
     )
     print(f"output: {len(cleaned.data) / 1e6:.2f} MB, removed: {', '.join(cleaned.removed)}")
 
@@ -100,10 +101,12 @@ def main() -> None:
     print(f"clean_photo:          {clean_time * 1000:8.1f} ms  (median of {args.runs})")
     print(f"Pillow re-encode q95: {reencode_time * 1000:8.1f} ms  (median of {args.runs})")
     print(
-        f"ratio clean/re-encode: {ratio:.3f}x  (target <= 0.25x: {'met' if ratio <= 0.25 else 'NOT met'})"
+        f"ratio clean/re-encode: {ratio:.3f}x"
+        f"  (target <= 0.25x: {'met' if ratio <= 0.25 else 'NOT met'})"
     )
     print(
-        f"re-encode upright q95 (Seen before): {upright_time * 1000:.1f} ms, ratio {clean_time / upright_time:.3f}x"
+        f"re-encode upright q95 (Seen before): {upright_time * 1000:.1f} ms,"
+        f" ratio {clean_time / upright_time:.3f}x"
     )
 
 

@@ -99,12 +99,12 @@ def main() -> None:
         f"{args.viewers} concurrent viewers, {args.views}-view share, {elapsed:.2f} s"
     )
     print(
-        f"  images served   {images}  (first server {per_server[ports[0]]}, second {per_server[ports[1]]})"
+        f"  images served   {images}"
+        f"  (first server {per_server[ports[0]]}, second {per_server[ports[1]]})"
     )
     print(f"  410 gone        {gone}")
-    print(
-        f"  other/errors    {errors}  {dict((k, v) for k, v in outcomes.items() if k not in (200, 410))}"
-    )
+    others = {k: v for k, v in outcomes.items() if k not in (200, 410)}
+    print(f"  other/errors    {errors}  {others}")
     print(f"  objects left in the bucket after the last view: {objects_left}")
     ok = (
         images == args.views

@@ -94,7 +94,8 @@ def main() -> None:
                 )
     print()
     print(
-        f"Upload throughput: {len(photo) / 1e6:.1f} MB camera JPEG with EXIF/GPS, POST /api/shares, "
+        f"Upload throughput: {len(photo) / 1e6:.1f} MB camera JPEG with EXIF/GPS, "
+        "POST /api/shares, "
         f"gunicorn 2 workers x 8 threads, {args.concurrency} clients"
     )
     for name, result in results.items():

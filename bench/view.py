@@ -23,7 +23,8 @@ Last, the peak RSS growth of a fresh worker (1 worker, 8 threads) under 8 concur
 downloads of a 25 MB photo (bench/memory.py; target <= 5 MB per download).
 
     .venv/bin/python bench/view.py [--seconds 5] [--requests 3000] [--rounds 2]
-        [--backends local,moto,seaweedfs] [--connection-views 600] [--memory-backends local,seaweedfs]
+        [--backends local,moto,seaweedfs] [--connection-views 600]
+        [--memory-backends local,seaweedfs]
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ LIMITS_ON = dict.fromkeys(
     ),
     HIGH,
 )
-VIEW = dict(body=b"", headers={"Content-Length": "0"})
+VIEW = {"body": b"", "headers": {"Content-Length": "0"}}
 
 
 def one_megabyte_jpeg() -> bytes:
@@ -159,9 +160,11 @@ def run_backend(
     db_env = {**env, **LIMITS_ON}
     db_env.pop("REDIS_URL", None)
     figures: dict = {"size": size}
-    options = dict(
-        concurrency=args.concurrency, max_requests=args.requests, max_seconds=args.seconds
-    )
+    options = {
+        "concurrency": args.concurrency,
+        "max_requests": args.requests,
+        "max_seconds": args.seconds,
+    }
     try:
         if s3_port is not None:
             figures["connections"] = connections_per_views(
@@ -194,7 +197,8 @@ def run_backend(
         expected = result.requests * size
         if result.errors or result.bytes_received != expected:
             raise SystemExit(
-                f"{name} {label}: {result.errors} errors, {result.bytes_received} of {expected} bytes"
+                f"{name} {label}: {result.errors} errors,"
+                f" {result.bytes_received} of {expected} bytes"
             )
         figures[label] = (result, [r.rate for r in results])
     print(f"  [{name}] photo {size / 1e6:.2f} MB, done", flush=True)
@@ -278,8 +282,9 @@ def main() -> None:
 
     print()
     print(
-        f"View throughput, 1 MB photo, unlimited share, fresh gunicorn {WORKERS} workers x {THREADS} threads "
-        f"({os.cpu_count()} cores), {args.concurrency} connections, {args.rounds} interleaved rounds of "
+        "View throughput, 1 MB photo, unlimited share, "
+        f"fresh gunicorn {WORKERS} workers x {THREADS} threads ({os.cpu_count()} cores), "
+        f"{args.concurrency} connections, {args.rounds} interleaved rounds of "
         f"<= {args.seconds:g} s; limits on = {HIGH} counted in Redis"
     )
     for backend, figures in table.items():
@@ -310,12 +315,14 @@ def main() -> None:
             )
             print(
                 f"  S3 connections opened: {opened} over {args.connection_views} views, "
-                f"{opened * 100 / args.connection_views:.1f} per 100 (target <= {WORKERS * THREADS}, "
+                f"{opened * 100 / args.connection_views:.1f} per 100"
+                f" (target <= {WORKERS * THREADS}, "
                 f"one per worker thread){note}"
             )
     if memory_rows:
         print(
-            "Peak RSS of a fresh worker (1 worker x 8 threads), 8 concurrent downloads, VmHWM before/after:"
+            "Peak RSS of a fresh worker (1 worker x 8 threads), 8 concurrent downloads,"
+            " VmHWM before/after:"
         )
         for row in report_lines(memory_rows, 8):
             print("  " + row)

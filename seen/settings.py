@@ -385,9 +385,8 @@ SEEN_RATE_LIMITS = {
 # INCRBY, and its database cache stores pickles that SQL cannot add to), so nothing here
 # goes through the cache framework and CACHES keeps Django's default.
 REDIS_URL = env.str("REDIS_URL", default="").strip()
-if REDIS_URL:
-    if urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
-        raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+if REDIS_URL and urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
+    raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
 # What every rate-limit counter's key starts with, in Redis.
 SEEN_RATE_LIMIT_PREFIX = env.str("SEEN_RATE_LIMIT_PREFIX", default="seen:rl").strip() or "seen:rl"
 

@@ -49,6 +49,15 @@ def _dismissed_message(dismissed: int) -> str:
     }
 
 
+def _already_purged(count: int) -> str:
+    """For shares that purge deleted between the moderator's list and the action."""
+    return ngettext(
+        "%(count)s share was already purged (it had ended and its row is deleted): nothing to do.",
+        "%(count)s shares were already purged (they had ended and their rows are deleted).",
+        count,
+    ) % {"count": count}
+
+
 class ModeratorPermissions:
     """has_moderate_permission / has_preview_permission, for actions and the preview."""
 
@@ -256,16 +265,30 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         location=EVERYWHERE,
     )
     def remove(self, request, queryset):
-        share_ids = list(queryset.values_list("pk", flat=True))
-        for share_id in share_ids:
-            services.share_remove(share_id=share_id, actor=request.user)
-        removed = len(share_ids)
-        message = ngettext(
-            "Removed %(count)s share; its photo is deleted.",
-            "Removed %(count)s shares; their photos are deleted.",
-            removed,
-        ) % {"count": removed}
-        self.message_user(request, message, messages.SUCCESS)
+        # One service call for the whole selection: one transaction, and the photos deleted
+        # in batches of 1,000 once it commits (a request per share outlasted the timeout).
+        result = services.shares_remove(
+            share_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+        if result.removed:
+            removed = len(result.removed)
+            message = ngettext(
+                "Removed %(count)s share; its photo is deleted.",
+                "Removed %(count)s shares; their photos are deleted.",
+                removed,
+            ) % {"count": removed}
+            self.message_user(request, message, messages.SUCCESS)
+        if result.photos_waiting:
+            message = ngettext(
+                "%(count)s of those photos is being sent to a viewer right now: it is deleted "
+                "as soon as that view ends.",
+                "%(count)s of those photos are being sent to a viewer right now: each is "
+                "deleted as soon as that view ends.",
+                result.photos_waiting,
+            ) % {"count": result.photos_waiting}
+            self.message_user(request, message, messages.INFO)
+        if result.purged:
+            self.message_user(request, _already_purged(len(result.purged)), messages.WARNING)
 
     @admin.action(
         description=_("Restore: put a suspended share back online (dismisses its open reports)"),
@@ -274,19 +297,26 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
     )
     def restore(self, request, queryset):
         share_ids = list(queryset.values_list("pk", flat=True))
-        restored = sum(services.share_restore(share_id=pk, actor=request.user) for pk in share_ids)
+        restored = purged = 0
+        for share_id in share_ids:
+            try:
+                restored += services.share_restore(share_id=share_id, actor=request.user)
+            except services.ShareGone:
+                purged += 1
         message = ngettext("Restored %(count)s share.", "Restored %(count)s shares.", restored) % {
             "count": restored
         }
         self.message_user(request, message, messages.SUCCESS)
-        if restored < len(share_ids):
-            left = len(share_ids) - restored
+        left = len(share_ids) - restored - purged
+        if left:
             message = ngettext(
                 "%(count)s was not suspended (or has ended) and was left as it was.",
                 "%(count)s were not suspended (or have ended) and were left as they were.",
                 left,
             ) % {"count": left}
             self.message_user(request, message, messages.WARNING)
+        if purged:
+            self.message_user(request, _already_purged(purged), messages.WARNING)
 
     @admin.action(
         description=_("Dismiss reports: close the open reports as unfounded (a suspension stays)"),

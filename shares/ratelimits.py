@@ -137,10 +137,7 @@ def _count(request: HttpRequest, limit: str, *, delta: int) -> Usage | None:
         return None
     key, allowed, period, retry_after = window
     try:
-        if delta == 0:
-            count = counters.get(key)
-        else:
-            count = counters.add(key, delta, ttl=period + 60)
+        count = counters.get(key) if delta == 0 else counters.add(key, delta, ttl=period + 60)
     except CACHE_ERRORS as exc:
         log.error(
             "rate limit %r not checked, the counters failed: %s", limit, exc.__class__.__name__

@@ -202,7 +202,7 @@ def too_large_message() -> str:
     }
 
 
-# --- error handlers (seen/urls.py, CSRF_FAILURE_VIEW) ---------------------------------------------------------
+# --- error handlers (seen/urls.py, CSRF_FAILURE_VIEW) ---------------------------------------
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:

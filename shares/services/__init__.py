@@ -26,6 +26,7 @@ from .lifecycle import (
     ViewedPhoto,
     new_token,
     photo_delete,
+    photos_delete,
     share_create,
     share_end,
     share_get,
@@ -34,6 +35,7 @@ from .lifecycle import (
 )
 from .moderation import (
     PreviewPhoto,
+    SharesRemoved,
     moderation_preview,
     preview_refusal,
     report_create,
@@ -41,6 +43,7 @@ from .moderation import (
     reports_to_suspend,
     share_remove,
     share_restore,
+    shares_remove,
 )
 from .purge import (
     DELETE_OBJECTS_MAX,
@@ -75,6 +78,7 @@ __all__ = [
     "ShareGone",
     "ShareNotFound",
     "ShareSuspended",
+    "SharesRemoved",
     "StorageUnavailable",
     "ViewedPhoto",
     "WrongPin",
@@ -84,6 +88,7 @@ __all__ = [
     "new_token",
     "orphans_purge",
     "photo_delete",
+    "photos_delete",
     "purge_candidates",
     "report_create",
     "reports_dismiss",
@@ -98,5 +103,6 @@ __all__ = [
     "share_restore",
     "share_revoke",
     "share_view",
+    "shares_remove",
     "shares_purge",
 ]

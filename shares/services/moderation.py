@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -25,12 +26,26 @@ from .errors import PreviewRefused, ShareGone, ShareNotFound
 from .lifecycle import (
     PhotoStream,
     PinAttempts,
+    _lock,
+    _purged,
     open_share_photo,
+    photos_delete,
     pin_check,
-    share_end,
     share_secret,
     shred_expired,
 )
+
+
+@dataclass(frozen=True)
+class SharesRemoved:
+    """What shares_remove did. `removed`: every share it found, now over (the ones that
+    had ended already keep their reason); `purged`: the ids whose rows purge had deleted
+    before the removal got to them; `photos_waiting`: photos left for the view still
+    being sent to close (the last stream deletes it, as after a last view)."""
+
+    removed: tuple[Share, ...]
+    purged: tuple[int, ...]
+    photos_waiting: int
 
 
 @dataclass(frozen=True)
@@ -133,9 +148,10 @@ def _open_reporters(share: Share) -> int:
 
 def share_restore(*, share_id: int, actor: AbstractBaseUser) -> bool:
     """Lift a suspension: the moderator found nothing wrong, so the share's open reports
-    are dismissed with it. Returns False when the share was not suspended (or is over)."""
+    are dismissed with it. Returns False when the share was not suspended (or is over);
+    raises ShareGone when purge has deleted its row since the moderator's list was read."""
     with transaction.atomic():
-        share = Share.objects.select_for_update().get(pk=share_id)
+        share = _lock(share_id)
         if share.suspended_at is None or share.is_over:
             return False
         share.suspended_at = None
@@ -151,18 +167,78 @@ def share_restore(*, share_id: int, actor: AbstractBaseUser) -> bool:
 
 
 def share_remove(*, share_id: int, actor: AbstractBaseUser) -> Share:
-    """A moderator removes a share: it ends now ("removed by a moderator"), its photo is
-    deleted once that commits, and its open reports become "actioned" (all are kept)."""
+    """A moderator removes one share (see shares_remove). Raises ShareGone when purge has
+    deleted its row since the moderator's page was read."""
+    removed = shares_remove(share_ids=[share_id], actor=actor).removed
+    if not removed:
+        raise _purged(share_id)
+    return removed[0]
+
+
+def shares_remove(*, share_ids: Iterable[int], actor: AbstractBaseUser) -> SharesRemoved:
+    """A moderator removes shares: each ends now ("removed by a moderator"), its open
+    reports become "actioned" (all are kept) and an audit record says so, all in one
+    transaction. Once that commits, the photos go in one batch (one DeleteObjects request
+    per 1,000): a removal of thousands must not send a request per share and outlast the
+    worker's timeout. A photo still being sent to a viewer is left to that view's close,
+    as when any share ends. Rows purge has already deleted are skipped and named in the
+    result."""
+    wanted = sorted(set(share_ids))
+    now = timezone.now()
     with transaction.atomic():
-        before = Share.objects.select_for_update().get(pk=share_id)
-        already_ended = before.get_end_reason_display() if before.ended_at else ""
-        share = share_end(share_id=share_id, reason=EndReason.REMOVED)
-        actioned = _close_reports(share, ReportStatus.ACTIONED, actor)
-        note = f"{actioned} open reports actioned"
-        if already_ended:
-            note += f"; it had already ended ({already_ended})"
-        _record(actor=actor, action=ModerationAction.REMOVED, share=share, note=note)
-    return share
+        # Locked in primary-key order, so that two removals of overlapping selections
+        # queue behind each other instead of deadlocking.
+        shares = list(Share.objects.select_for_update().filter(pk__in=wanted).order_by("pk"))
+        found = [share.pk for share in shares]
+        already_ended = {
+            share.pk: share.get_end_reason_display() for share in shares if share.ended_at
+        }
+        ending = [share for share in shares if share.ended_at is None]
+        Share.objects.filter(pk__in=[share.pk for share in ending]).update(
+            ended_at=now, end_reason=EndReason.REMOVED
+        )
+        for share in ending:
+            share.ended_at, share.end_reason = now, EndReason.REMOVED
+        # Crypto-shredding, in the same transaction: from its commit on, nothing opens
+        # these photos, even where a delete does not reach.
+        Share.objects.filter(pk__in=found, key_salt__isnull=False).update(key_salt=None)
+        Report.objects.filter(share_id__in=found, wrapped_key__isnull=False).update(
+            wrapped_key=None
+        )
+        for share in shares:
+            share.key_salt = None
+
+        open_reports = Report.objects.filter(share_id__in=found, status=ReportStatus.OPEN)
+        actioned = dict(
+            open_reports.values("share_id").annotate(n=Count("pk")).values_list("share_id", "n")
+        )
+        open_reports.update(
+            status=ReportStatus.ACTIONED, resolved_at=now, resolved_by=actor.get_username()
+        )
+        events = []
+        for share in shares:
+            note = f"{actioned.get(share.pk, 0)} open reports actioned"
+            if share.pk in already_ended:
+                note += f"; it had already ended ({already_ended[share.pk]})"
+            events.append(
+                _event(actor=actor, action=ModerationAction.REMOVED, share=share, note=note)
+            )
+        ModerationEvent.objects.bulk_create(events)
+
+        photos = {
+            share.pk: share.photo_key
+            for share in shares
+            if share.photo_deleted_at is None and not share.streams_open
+        }
+        if photos:
+            transaction.on_commit(lambda: photos_delete(photo_keys=photos))
+    return SharesRemoved(
+        removed=tuple(shares),
+        purged=tuple(sorted(set(wanted) - set(found))),
+        photos_waiting=sum(
+            1 for share in shares if share.photo_deleted_at is None and share.streams_open
+        ),
+    )
 
 
 def reports_dismiss(*, report_ids: Iterable[int], actor: AbstractBaseUser) -> int:
@@ -276,7 +352,15 @@ def _close_reports(share: Share, status: str, actor: AbstractBaseUser) -> int:
 def _record(
     *, actor: AbstractBaseUser | None, action: str, share: Share, note: str = ""
 ) -> ModerationEvent:
-    return ModerationEvent.objects.create(
+    event = _event(actor=actor, action=action, share=share, note=note)
+    event.save()
+    return event
+
+
+def _event(
+    *, actor: AbstractBaseUser | None, action: str, share: Share, note: str = ""
+) -> ModerationEvent:
+    return ModerationEvent(
         actor=actor,
         actor_name=actor.get_username() if actor is not None else "system",
         action=action,

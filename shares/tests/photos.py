@@ -105,9 +105,12 @@ def orientation_only_exif(orientation: int) -> Image.Exif:
 
 XMP = (
     b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>'
-    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-    b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
-    b'xmlns:xmp="http://ns.adobe.com/xap/1.0/" exif:GPSLatitude="48,51.4N" exif:GPSLongitude="2,17.7E" '
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+    b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+    b'xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+    b'exif:GPSLatitude="48,51.4N" exif:GPSLongitude="2,17.7E" '
     b'tiff:Model="iPhone 15 Pro" xmp:CreateDate="2026-08-01T12:34:56"/>'
     b'</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
 )
@@ -326,7 +329,10 @@ SVG = (
     b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
     b'<script>alert(document.cookie)</script><rect width="10" height="10"/></svg>'
 )
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
 HTML = (
     b"<!doctype html><html><body><script>fetch('/steal?c='+document.cookie)</script></body></html>"
 )

@@ -523,7 +523,7 @@ def test_a_real_photo_under_a_hostile_name_is_stored_under_a_random_key(client, 
     assert len(keys) == 3
     for key in keys:
         assert key.startswith("photos/") and "evil" not in key and ".." not in key
-    for folder, _dirs, files in os.walk(tmp_path):
+    for _folder, _dirs, files in os.walk(tmp_path):
         assert not any("evil" in name for name in files)
     assert not os.path.exists("/tmp/evil.jpg")
 

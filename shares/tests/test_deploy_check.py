@@ -90,7 +90,11 @@ print(json.dumps({
     "proxy_ssl_header": s.SECURE_PROXY_SSL_HEADER,
     "counters": "redis" if s.REDIS_URL else "database",
     "admin": s.SEEN_ADMIN_PATH,
-    "trusted_proxies": [str(p) for p in s.SEEN_TRUSTED_PROXIES] if isinstance(s.SEEN_TRUSTED_PROXIES, list) else s.SEEN_TRUSTED_PROXIES,
+    "trusted_proxies": (
+        [str(p) for p in s.SEEN_TRUSTED_PROXIES]
+        if isinstance(s.SEEN_TRUSTED_PROXIES, list)
+        else s.SEEN_TRUSTED_PROXIES
+    ),
     "uploads": s.SEEN_RATE_LIMITS["uploads"],
 }))
 """

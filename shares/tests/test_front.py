@@ -222,17 +222,17 @@ def test_nginx_refuses_requests_past_the_per_address_limit(nginx_installed, tmp_
     with (
         gunicorn(tmp_path) as app,
         nginx(tmp_path, upstream_port=app.port, conn_per_address="3") as front,
+        contextlib.ExitStack() as stack,
     ):
-        with contextlib.ExitStack() as stack:
-            for _ in range(2):
-                stack.enter_context(slow_uploader(front.port))
-            within = status(f"{front.url}/")
-            third = stack.enter_context(slow_uploader(front.port))
-            assert wait_for(lambda: status(f"{front.url}/") == 429)
-            refused = get(f"{front.url}/")
-            third.close()
-            # nginx counts the closed one out when it notices.
-            assert wait_for(lambda: status(f"{front.url}/") == 200)
+        for _ in range(2):
+            stack.enter_context(slow_uploader(front.port))
+        within = status(f"{front.url}/")
+        third = stack.enter_context(slow_uploader(front.port))
+        assert wait_for(lambda: status(f"{front.url}/") == 429)
+        refused = get(f"{front.url}/")
+        third.close()
+        # nginx counts the closed one out when it notices.
+        assert wait_for(lambda: status(f"{front.url}/") == 200)
     assert within == 200
     assert refused.status_code == 429
     assert refused.headers["Cache-Control"] == "no-store, private"

@@ -410,7 +410,8 @@ def test_a_browser_shows_a_turned_photo_the_right_way_up(tmp_path):
     page.write_text(
         "<!doctype html><html><body>" + "".join(tags) + "<script>"
         "addEventListener('load', () => document.body.dataset.sizes = JSON.stringify("
-        "Object.fromEntries([...document.images].map(i => [i.id, [i.naturalWidth, i.naturalHeight]]))));"
+        "Object.fromEntries([...document.images]"
+        ".map(i => [i.id, [i.naturalWidth, i.naturalHeight]]))));"
         "</script></body></html>"
     )
     dom = subprocess.run(

@@ -95,7 +95,7 @@ def django_log_output():
     buffer = io.StringIO()
     previous = [handler.setStream(buffer) for handler in handlers]
     yield buffer
-    for handler, stream in zip(handlers, previous):
+    for handler, stream in zip(handlers, previous, strict=True):
         handler.setStream(stream)
 
 

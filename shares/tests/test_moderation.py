@@ -1,5 +1,6 @@
 """Moderation: abuse reports, suspension, the admin desk, previews and the audit log."""
 
+import contextlib
 import itertools
 import os
 import subprocess
@@ -16,7 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from shares import services
+from shares import photostore, services
 from shares.models import (
     EndReason,
     ModerationAction,
@@ -554,6 +555,173 @@ def test_the_remove_action_ends_every_selected_share_and_deletes_its_photo(
     assert stored_keys() == []
 
 
+@contextlib.contextmanager
+def s3_requests():
+    """The names of the S3 operations the app's client sends meanwhile."""
+    client, _bucket = photostore.s3_bucket()
+    sent: list[str] = []
+
+    def count(model, **_kwargs):
+        sent.append(model.name)
+
+    client.meta.events.register("before-call.s3", count)
+    try:
+        yield sent
+    finally:
+        client.meta.events.unregister("before-call.s3", count)
+
+
+def test_removing_many_shares_is_one_transaction_and_one_delete_request(
+    moderator_client, make_share, django_capture_on_commit_callbacks
+):
+    created = [make_share(views=3) for _ in range(30)]
+    for one in created[:5]:
+        report(one.token)
+    # A view of one of them is being sent when the moderator removes them all.
+    streaming = created[7]
+    viewed = services.share_view(token=streaming.token)
+    first = viewed.stream.read(100)
+    ids = [one.share.pk for one in created]
+
+    with (
+        s3_requests() as sent,
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = moderator_client.post(
+            "/admin/shares/share/", {"action": "remove", "_selected_action": ids}, follow=True
+        )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Removed 30 shares" in page
+    assert "1 of those photos are being sent to a viewer right now" in page
+    assert sent == ["DeleteObjects"]  # 29 photos, one request
+    share_updates = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "shares_share"')
+    ]
+    assert len(share_updates) == 2  # ended, then photo_deleted_at: not one per share
+
+    shares = Share.objects.order_by("pk")
+    assert [s.end_reason for s in shares] == [EndReason.REMOVED] * 30
+    assert sorted(
+        ModerationEvent.objects.filter(action=ModerationAction.REMOVED).values_list(
+            "share_id", flat=True
+        )
+    ) == sorted(ids)
+    assert Report.objects.filter(status=ReportStatus.ACTIONED).count() == 5
+    assert not Report.objects.filter(status=ReportStatus.OPEN).exists()
+    assert stored_keys() == [streaming.share.photo_key]
+    assert shares.filter(photo_deleted_at__isnull=True).get().pk == streaming.share.pk
+
+    # The viewer gets every byte; the last stream to close deletes the photo.
+    rest = viewed.stream.read()
+    assert len(first + rest) == streaming.share.size_bytes
+    viewed.stream.close()
+    assert stored_keys() == []
+    assert not Share.objects.filter(photo_deleted_at__isnull=True).exists()
+
+
+def test_removing_shares_that_had_ended_keeps_their_reason_and_says_so(
+    moderator, make_share, django_capture_on_commit_callbacks
+):
+    viewed = make_share(views=1)
+    services.share_view(token=viewed.token).stream.close()
+    live = make_share(views=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.shares_remove(
+            share_ids=[viewed.share.pk, live.share.pk, live.share.pk], actor=moderator
+        )
+    assert [s.pk for s in result.removed] == [viewed.share.pk, live.share.pk]
+    assert (result.purged, result.photos_waiting) == ((), 0)
+    ended = dict(Share.objects.values_list("pk", "end_reason"))
+    assert ended == {viewed.share.pk: EndReason.VIEWED, live.share.pk: EndReason.REMOVED}
+    notes = dict(ModerationEvent.objects.values_list("share_id", "note"))
+    assert (
+        notes[viewed.share.pk] == "0 open reports actioned; it had already ended (all views used)"
+    )
+    assert notes[live.share.pk] == "0 open reports actioned"
+    assert stored_keys() == []
+
+
+def _purged_first(monkeypatch, name: str, victim: int) -> None:
+    """Purge deletes the victim's row after the admin read the list, before the service
+    call locks it."""
+    real = getattr(services, name)
+
+    def racing(**kwargs):
+        Share.objects.filter(pk=victim).delete()
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, name, racing)
+
+
+def test_removing_a_share_purged_meanwhile_says_so(
+    moderator_client, make_share, monkeypatch, django_capture_on_commit_callbacks
+):
+    victim, other = make_share(views=3), make_share(views=3)
+    _purged_first(monkeypatch, "shares_remove", victim.share.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = moderator_client.post(
+            "/admin/shares/share/",
+            {"action": "remove", "_selected_action": [victim.share.pk, other.share.pk]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Removed 1 shares" in page
+    assert "1 share was already purged" in page
+    assert Share.objects.get().end_reason == EndReason.REMOVED
+    assert ModerationEvent.objects.get().share_id == other.share.pk
+    assert stored_keys() == [victim.share.photo_key]  # an orphan now, for orphans_purge
+
+
+def test_removing_the_one_share_of_its_page_when_purged_meanwhile_says_so(
+    moderator_client, make_share, monkeypatch
+):
+    victim = make_share(views=3)
+    _purged_first(monkeypatch, "shares_remove", victim.share.pk)
+    response = moderator_client.post(
+        f"/admin/shares/share/{victim.share.pk}/change/",
+        {"CHANGE_FORM-action": "remove", "_selected_action": [victim.share.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "1 share was already purged" in response.content.decode()
+    assert not ModerationEvent.objects.exists()
+
+
+def test_restoring_a_share_purged_meanwhile_says_so(moderator_client, make_share, monkeypatch):
+    victim, other = make_share(views=0), make_share(views=0)
+    report(victim.token)
+    report(other.token)
+    _purged_first(monkeypatch, "share_restore", victim.share.pk)
+    response = moderator_client.post(
+        "/admin/shares/share/",
+        {"action": "restore", "_selected_action": [victim.share.pk, other.share.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Restored 1 shares" in page
+    assert "1 share was already purged" in page
+    assert "were not suspended" not in page
+    assert Share.objects.get().suspended_at is None
+
+
+def test_the_moderation_services_answer_share_gone_for_a_purged_row(moderator, make_share):
+    created = make_share(views=0)
+    report(created.token)
+    share_pk = created.share.pk
+    Share.objects.filter(pk=share_pk).delete()
+    with pytest.raises(services.ShareGone):
+        services.share_remove(share_id=share_pk, actor=moderator)
+    with pytest.raises(services.ShareGone):
+        services.share_restore(share_id=share_pk, actor=moderator)
+    result = services.shares_remove(share_ids=[share_pk], actor=moderator)
+    assert (result.removed, result.purged) == ((), (share_pk,))
+    assert not ModerationEvent.objects.exclude(action=ModerationAction.SUSPENDED).exists()
+
+
 def test_restore_puts_a_suspended_share_back_online(moderator_client, client, make_share):
     created = make_share(views=0)
     report(created.token)
@@ -672,7 +840,10 @@ def test_reports_on_an_ended_share_are_kept_without_suspending_it(make_share):
 
 def _reports_setting(value: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
-    code = "import django; django.setup(); from django.conf import settings; print(settings.SEEN_REPORTS_TO_SUSPEND)"
+    code = (
+        "import django; django.setup(); from django.conf import settings;"
+        " print(settings.SEEN_REPORTS_TO_SUSPEND)"
+    )
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=Path(__file__).resolve().parents[2],

@@ -125,7 +125,8 @@ def seaweedfs(tmp_path_factory):
             "admin.port.grpc",
         )
     }
-    log = open(root / "weed.log", "wb")
+    # Handed to the server process, which outlives this statement: closed in the finally below.
+    log = open(root / "weed.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [
             WEED,

@@ -116,9 +116,9 @@ def test_two_servers_serve_exactly_n_views_between_them(s3, tmp_path, collected_
     created = services.share_create(photo=io.BytesIO(jpeg_bytes()), views=5, expires_in=3600)
     ports = [free_port(), free_port()]
     logs = [tmp_path / f"gunicorn-{port}.log" for port in ports]
-    servers = [gunicorn(port, endpoint, log) for port, log in zip(ports, logs)]
+    servers = [gunicorn(port, endpoint, log) for port, log in zip(ports, logs, strict=True)]
     try:
-        for port, server, log in zip(ports, servers, logs):
+        for port, server, log in zip(ports, servers, logs, strict=True):
             wait_until_up(port, server, log)
         barrier = threading.Barrier(200)
         outcomes: list[int] = []

@@ -18,7 +18,8 @@ def start(**env: str) -> subprocess.CompletedProcess:
         [
             sys.executable,
             "-c",
-            "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])",
+            "import django; django.setup(); from django.conf import settings;"
+            " print(settings.DATABASES['default']['ENGINE'])",
         ],
         cwd=ROOT,
         env={**clean, "DJANGO_SETTINGS_MODULE": "seen.settings", **env},

@@ -3,6 +3,7 @@
 from io import StringIO
 
 import pytest
+from botocore.exceptions import ClientError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -130,5 +131,5 @@ def test_a_bucket_with_object_lock_is_refused(s3, settings):
     settings.STORAGES = {**settings.STORAGES, "default": s3_storage_settings("seen-locked")}
     with pytest.raises(CommandError, match="Object Lock"):
         setup_bucket()
-    with pytest.raises(Exception):  # nothing was set on it
+    with pytest.raises(ClientError, match="NoSuchLifecycleConfiguration"):  # nothing set on it
         s3.get_bucket_lifecycle_configuration(Bucket="seen-locked")

@@ -181,9 +181,11 @@ def test_a_failed_delete_after_the_last_view_still_serves_the_photo_and_purge_re
 
     # The store is still failing at the next purge: the row stays and the exit code says so.
     out = StringIO()
-    with caplog.at_level(logging.WARNING, logger="shares.services"):
-        with pytest.raises(CommandError) as failed:
-            call_command("purge", stdout=out)
+    with (
+        caplog.at_level(logging.WARNING, logger="shares.services"),
+        pytest.raises(CommandError) as failed,
+    ):
+        call_command("purge", stdout=out)
     assert failed.value.returncode == 1
     assert "1 photo(s) could not be deleted" in str(failed.value)
     assert out.getvalue().startswith("purged 0 shares, 0 objects, 1 failed")
@@ -205,9 +207,11 @@ def test_objects_s3_refuses_to_delete_keep_their_rows_and_are_retried(make_share
 
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
         out = StringIO()
-        with caplog.at_level(logging.WARNING, logger="shares.services"):
-            with pytest.raises(CommandError) as failed:
-                call_command("purge", stdout=out)
+        with (
+            caplog.at_level(logging.WARNING, logger="shares.services"),
+            pytest.raises(CommandError) as failed,
+        ):
+            call_command("purge", stdout=out)
         assert failed.value.returncode == 1
         assert out.getvalue().startswith("purged 1 shares, 1 objects, 1 failed")
         assert (
