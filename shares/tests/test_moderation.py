@@ -594,7 +594,7 @@ def test_removing_many_shares_is_one_transaction_and_one_delete_request(
     assert response.status_code == 200
     page = response.content.decode()
     assert "Removed 30 shares" in page
-    assert "1 of those photos are being sent to a viewer right now" in page
+    assert "1 of those photos is being sent to a viewer right now" in page
     assert sent == ["DeleteObjects"]  # 29 photos, one request
     share_updates = [
         q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "shares_share"')
@@ -668,7 +668,7 @@ def test_removing_a_share_purged_meanwhile_says_so(
         )
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Removed 1 shares" in page
+    assert "Removed 1 share" in page
     assert "1 share was already purged" in page
     assert Share.objects.get().end_reason == EndReason.REMOVED
     assert ModerationEvent.objects.get().share_id == other.share.pk
@@ -702,7 +702,7 @@ def test_restoring_a_share_purged_meanwhile_says_so(moderator_client, make_share
     )
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Restored 1 shares" in page
+    assert "Restored 1 share" in page
     assert "1 share was already purged" in page
     assert "were not suspended" not in page
     assert Share.objects.get().suspended_at is None
