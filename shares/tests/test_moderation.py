@@ -599,7 +599,8 @@ def test_removing_many_shares_is_one_transaction_and_one_delete_request(
     share_updates = [
         q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "shares_share"')
     ]
-    assert len(share_updates) == 2  # ended, then photo_deleted_at: not one per share
+    # ended, key material erased, then photo_deleted_at: not one per share
+    assert len(share_updates) == 3
 
     shares = Share.objects.order_by("pk")
     assert [s.end_reason for s in shares] == [EndReason.REMOVED] * 30

@@ -207,6 +207,20 @@ PRODUCERS = {
     ("/s/{token}/report", "post", "400"): lambda app: app.call(
         "POST", f"/s/{app.share().token}/report", data={"reason": "boring"}
     ),
+    ("/s/{token}/report", "post", "403"): lambda app: app.call(
+        "POST",
+        f"/s/{app.share(pin='1234').token}/report",
+        data={"reason": "other", "pin": "9999"},
+    ),
+    # The wrong PIN that uses up a PIN share's last attempt, sent with a report.
+    ("/s/{token}/report", "post", "410"): lambda app: (
+        setattr(app.settings, "SEEN_MAX_PIN_FAILURES", 1),
+        app.call(
+            "POST",
+            f"/s/{app.share(pin='1234').token}/report",
+            data={"reason": "other", "pin": "9999"},
+        ),
+    )[1],
     ("/s/{token}/report", "post", "404"): lambda app: _report(app, UNKNOWN),
     ("/s/{token}/report", "post", "429"): lambda app: app.limited(
         "reports", "POST", f"/s/{app.share(views=10).token}/report", data={"reason": "other"}
