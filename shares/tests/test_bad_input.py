@@ -6,6 +6,7 @@ Endpoints: the upload form (POST /), the API (POST /api/shares), the open page (
 report form (/s/<token>/report) and the admin login.
 """
 
+import io
 import os
 import socket
 from dataclasses import dataclass, field
@@ -692,3 +693,29 @@ def test_a_wrong_method_is_answered_in_words_and_says_what_is_allowed(client, li
     page = client.put(f"/s/{live_share.token}")
     assert page.status_code == 405 and page["Allow"] == "GET, POST"
     assert "does not accept PUT requests" in page.content.decode()
+
+
+def test_a_pin_form_cut_short_is_refused_and_costs_no_attempt(make_share):
+    # "pin=48213" announced, "pin=4821" arrived: read as complete, a wrong (valid) PIN.
+    # The test client's handler: a real WSGIRequest from this environ, through every
+    # middleware, without closing the test's database connection afterwards.
+    from django.test.client import ClientHandler
+
+    created = make_share(views=3, pin="48213")
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": f"/s/{created.token}",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "192.0.2.7",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b"pin=4821"),
+        "wsgi.errors": io.StringIO(),
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(b"pin=48213")),
+    }
+    response = ClientHandler()(environ)
+    assert response.status_code == 400
+    assert "wrong pin" not in response.content.decode().lower()
+    share = Share.objects.get()
+    assert (share.pin_failures, share.views_used) == (0, 0)
