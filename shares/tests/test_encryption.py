@@ -115,7 +115,9 @@ def test_a_sealed_object_opens_to_the_same_bytes_chunk_by_chunk(size):
     data = os.urandom(size)
     secret = os.urandom(32)
     sealed = photostore.seal(data, secret=secret, key="photos/a.jpg")
-    assert sealed[:5] == b"SEEN\x01" and data[:64] not in sealed[5:] or size == 0
+    assert sealed[:5] == b"SEEN\x01"
+    if size >= 16:  # a byte or two of noise may turn up in the ciphertext by chance
+        assert data[:64] not in sealed[5:]
     chunks = max(math.ceil(size / CHUNK), 1)
     assert len(sealed) == 9 + 24 + size + 17 * chunks
     body = photostore.PhotoBody(io.BytesIO(sealed), s3=True, secret=secret, key="photos/a.jpg")
