@@ -377,8 +377,8 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: a page with the preview button, or why this share's photo cannot be opened
         here (nobody reported it, or its reports carry no key). POST: the photo's bytes,
-        without spending a view; every one, and every refused try, is written to the audit
-        log."""
+        without spending a view (one photo of an album at a time: the POST's `photo`, 1, 2,
+        …); every one, and every refused try, is written to the audit log."""
         if not self.has_preview_permission(request):
             raise PermissionDenied
         try:
@@ -388,7 +388,13 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         error, status = "", 200
         if request.method == "POST":
             try:
-                preview = services.moderation_preview(share_id=share.pk, actor=request.user)
+                position = int(request.POST.get("photo") or 1)
+            except ValueError:
+                position = 0  # no such photo: answered as missing below
+            try:
+                preview = services.moderation_preview(
+                    share_id=share.pk, actor=request.user, position=position
+                )
             except services.PreviewRefused as exc:
                 error, status = str(exc), 400
             except services.ShareGone:
@@ -413,6 +419,7 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
             "opts": self.opts,
             "title": gettext("Preview share %(number)s") % {"number": share.pk},
             "share": share,
+            "photos": share.photos.all(),
             "refusal": services.preview_refusal(share),
             "error": error,
         }

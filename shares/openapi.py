@@ -11,7 +11,7 @@ from django.conf import settings
 from .images import WORD_ORDER
 from .models import EndReason, ReportReason
 from .responses import ERROR_CODES, LIMIT_REASONS
-from .services import VIEW_CHOICES
+from .services import NOTE_MAX_CHARS, VIEW_CHOICES
 
 JSON = "application/json"
 HTML = "text/html"
@@ -34,6 +34,11 @@ def _error(*extra: str, required: tuple[str, ...] = ()) -> dict:
             "description": "Wrong PINs left before the photo is deleted.",
         },
         "reason": {"type": "string"},
+        "photo": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Which photo of an upload was refused (1, 2, ...).",
+        },
         "limit": {
             "enum": list(LIMIT_REASONS),
             "description": "Which limit was reached (SEEN_RATE_LIMIT_<LIMIT>); pin_failures "
@@ -78,7 +83,7 @@ def _schemas() -> dict:
         "was checked or counted, and no view was spent.",
     }
     return {
-        "Error": _error(),
+        "Error": _error("photo"),
         "RateLimited": rate_limited,
         "WrongPin": wrong_pin,
         "PinRequired": pin_required,
@@ -86,7 +91,16 @@ def _schemas() -> dict:
         "Suspended": suspended,
         "Created": {
             "type": "object",
-            "required": ["url", "manage_url", "views", "expires_at", "removed_metadata"],
+            "required": [
+                "url",
+                "manage_url",
+                "views",
+                "expires_at",
+                "removed_metadata",
+                "photos",
+                "note",
+                "viewer_can_end",
+            ],
             "properties": {
                 "url": {
                     "type": "string",
@@ -106,8 +120,79 @@ def _schemas() -> dict:
                     "type": "array",
                     "items": {"enum": list(WORD_ORDER)},
                     "uniqueItems": True,
-                    "description": "What was found in the photo and removed, in plain words, "
-                    "in this order; empty when it carried none of it.",
+                    "description": "What was found in any photo and removed, in plain words, "
+                    "in this order; empty when they carried none of it.",
+                },
+                "photos": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": settings.SEEN_MAX_PHOTOS,
+                    "items": {
+                        "type": "object",
+                        "required": ["content_type", "size", "width", "height", "removed_metadata"],
+                        "properties": {
+                            "content_type": {"enum": list(PHOTO_TYPES)},
+                            "size": {"type": "integer", "minimum": 1},
+                            "width": {"type": "integer", "minimum": 1},
+                            "height": {"type": "integer", "minimum": 1},
+                            "removed_metadata": {
+                                "type": "array",
+                                "items": {"enum": list(WORD_ORDER)},
+                                "uniqueItems": True,
+                            },
+                        },
+                        "additionalProperties": False,
+                    },
+                    "description": "Each photo as stored, in the order sent.",
+                },
+                "note": {"type": "boolean", "description": "Whether the share has a note."},
+                "viewer_can_end": {
+                    "type": "boolean",
+                    "description": "Whether a viewer may end the share when done.",
+                },
+            },
+            "additionalProperties": False,
+        },
+        "Album": {
+            "type": "object",
+            "required": [
+                "note",
+                "photos",
+                "fetch_until",
+                "views_remaining",
+                "can_end",
+                "end_url",
+            ],
+            "properties": {
+                "note": {"type": ["string", "null"], "maxLength": NOTE_MAX_CHARS},
+                "photos": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["url", "content_type", "size", "width", "height"],
+                        "properties": {
+                            "url": {
+                                "type": "string",
+                                "format": "uri",
+                                "pattern": r"/v/[A-Za-z0-9_-]{32}/[1-9][0-9]*$",
+                                "description": "GET it once, before fetch_until.",
+                            },
+                            "content_type": {"enum": list(PHOTO_TYPES)},
+                            "size": {"type": "integer", "minimum": 1},
+                            "width": {"type": "integer", "minimum": 1},
+                            "height": {"type": "integer", "minimum": 1},
+                        },
+                        "additionalProperties": False,
+                    },
+                },
+                "fetch_until": {"type": "string", "format": "date-time"},
+                "views_remaining": {"type": ["integer", "null"], "minimum": 0},
+                "can_end": {"type": "boolean"},
+                "end_url": {
+                    "type": ["string", "null"],
+                    "pattern": r"^/v/[A-Za-z0-9_-]{32}/done$",
+                    "description": "POST confirm=true here to end the share (when can_end).",
                 },
             },
             "additionalProperties": False,
@@ -209,8 +294,10 @@ def _errors(
             private=private,
         ),
         413: lambda: _answer(
-            f"The photo is over the limit ({settings.SEEN_MAX_UPLOAD_BYTES} bytes); the "
-            "body is not read.",
+            f"A photo is over its limit ({settings.SEEN_MAX_UPLOAD_BYTES} bytes, code "
+            f"too_large), or the photos together over the share's "
+            f"({settings.SEEN_MAX_SHARE_BYTES} bytes, share_too_large: from Content-Length, "
+            "before the body is read).",
             content("Error"),
             private=private,
         ),
@@ -254,10 +341,25 @@ def document() -> dict:
     upload_form = _form(
         {
             "photo": {
+                "type": "array",
+                "items": {"type": "string", "format": "binary"},
+                "minItems": 1,
+                "maxItems": settings.SEEN_MAX_PHOTOS,
+                "description": "One or more photos (repeat the field), each JPEG, PNG, GIF, "
+                "WebP, HEIC/HEIF or AVIF (the last two are converted to JPEG). Location and "
+                "camera details are removed. All or nothing: one refused photo refuses the "
+                "upload, and the error's `photo` says which (1, 2, ...).",
+            },
+            "note": {
                 "type": "string",
-                "format": "binary",
-                "description": "JPEG, PNG, GIF, WebP, HEIC/HEIF or AVIF (the last two are "
-                "converted to JPEG). Location and camera details are removed.",
+                "maxLength": NOTE_MAX_CHARS,
+                "description": "Optional plain text shown with the photos; encrypted.",
+            },
+            "viewer_can_end": {
+                "type": "boolean",
+                "default": False,
+                "description": "On an unlimited share, let a viewer end it when done "
+                "(limited shares always do).",
             },
             "views": {
                 "type": "integer",
@@ -343,7 +445,13 @@ def document() -> dict:
             },
             "post": {
                 "operationId": "viewShare",
-                "summary": "View the photo: spends one view, answers the image bytes",
+                "summary": "View the photos: spends one view",
+                "description": (
+                    "A one-photo share without a note answers the image bytes. An album "
+                    "(several photos, or a note) answers, to a client that asks for JSON, "
+                    "the note and one address per photo, each good for one GET before "
+                    "fetch_until; to a browser, a page of the photos."
+                ),
                 "requestBody": {
                     "required": False,
                     "content": {
@@ -353,12 +461,20 @@ def document() -> dict:
                 },
                 "responses": {
                     "200": _answer(
-                        "The photo, cleaned of location and camera details.",
-                        photo,
+                        "The photo, cleaned of location and camera details; or, for an "
+                        "album, its page or its JSON (Album).",
+                        {**photo, **_page_or_json("Album")},
                         Seen_Views_Remaining={
-                            "description": "Views left after this one, or unlimited.",
-                            "required": True,
+                            "description": "Views left after this one, or unlimited (a "
+                            "one-photo answer).",
+                            "required": False,
                             "schema": {"type": "string", "pattern": "^([0-9]+|unlimited)$"},
+                        },
+                        Seen_End_Url={
+                            "description": "Where this viewer may end the share (POST "
+                            "confirm=true), when allowed (a one-photo answer).",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": r"^/v/[A-Za-z0-9_-]{32}/done$"},
                         },
                     ),
                     "400": _answer(
@@ -379,6 +495,74 @@ def document() -> dict:
                         },
                     ),
                     **_errors(404, 410, 429, 503, limits=("views", "pin_failures")),
+                },
+            },
+        },
+        "/v/{secret}/{position}": {
+            "parameters": [
+                {
+                    "name": "secret",
+                    "in": "path",
+                    "required": True,
+                    "description": "The view's secret, from an album's answer.",
+                    "schema": {"type": "string", "pattern": TOKEN_PATTERN},
+                },
+                {
+                    "name": "position",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+            ],
+            "get": {
+                "operationId": "fetchAlbumPhoto",
+                "summary": "One photo of a spent album view, once (not a view itself)",
+                "responses": {
+                    "200": _answer("The photo's bytes, whole.", photo),
+                    "404": _answer("No such view or photo.", _page_or_json("Error")),
+                    "410": _answer(
+                        "Fetched already, or the window has closed (photo_fetched); or the "
+                        "share ended as its photo is missing or damaged (Gone).",
+                        {
+                            HTML: {"schema": {"type": "string"}},
+                            JSON: {"schema": {"oneOf": [_ref("Error"), _ref("Gone")]}},
+                        },
+                    ),
+                    **_errors(503),
+                },
+            },
+        },
+        "/v/{secret}/done": {
+            "parameters": [
+                {
+                    "name": "secret",
+                    "in": "path",
+                    "required": True,
+                    "description": "The view's secret (end_url, or the Seen-End-Url header).",
+                    "schema": {"type": "string", "pattern": TOKEN_PATTERN},
+                }
+            ],
+            "post": {
+                "operationId": "endShareAsViewer",
+                "summary": "I'm done, delete it now: a viewer ends the share",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": _form({"confirm": {"const": "true"}}, required=["confirm"])
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _answer(
+                        "Ended (or it had ended already); its photos are deleted.",
+                        {HTML: {"schema": {"type": "string"}}, **_json("Ended")},
+                    ),
+                    "403": _answer(
+                        "An unlimited share whose sender did not let viewers end it.",
+                        _page_or_json("Error"),
+                    ),
+                    **_errors(400, 404, 429, 503, limits=("manage",)),
                 },
             },
         },

@@ -124,7 +124,30 @@ def produce(code, *, client, make_share, settings, monkeypatch, rf, live_server)
         assert answer.json()["reason"] == "revoked"
     elif code == "too_large":
         settings.SEEN_MAX_UPLOAD_BYTES = 2048
+        answer = upload(client, jpeg_bytes(size=(300, 300)) + b"\0" * 3000)
+    elif code == "share_too_large":
+        settings.SEEN_MAX_SHARE_BYTES = 2048
         answer = client.generic("POST", "/api/shares", b"x" * 100_000, content_type=JSON)
+    elif code == "too_many_photos":
+        settings.SEEN_MAX_PHOTOS = settings.DATA_UPLOAD_MAX_NUMBER_FILES = 1
+        two = [SimpleUploadedFile(f"{n}.jpg", jpeg_bytes(), "image/jpeg") for n in (1, 2)]
+        answer = client.post("/api/shares", {"photo": two})
+    elif code == "invalid_note":
+        answer = upload(client, jpeg_bytes(), note="x" * 1001)
+    elif code == "invalid_viewer_can_end":
+        answer = upload(client, jpeg_bytes(), viewer_can_end="perhaps")
+    elif code in ("confirm_required", "end_not_allowed", "photo_fetched"):
+        created = make_share(views=0 if code == "end_not_allowed" else 3, photos=[jpeg_bytes()] * 2)
+        url = (
+            view(client, created.token).json()["photos"][0]["url"].removeprefix("http://testserver")
+        )
+        if code == "photo_fetched":
+            b"".join(client.get(url).streaming_content)
+            answer = client.get(url, HTTP_ACCEPT=JSON)
+        else:
+            done = url.rsplit("/", 1)[0] + "/done"
+            fields = {"confirm": "true"} if code == "end_not_allowed" else {}
+            answer = client.post(done, fields, HTTP_ACCEPT=JSON)
     elif code == "rate_limited":
         settings.SEEN_RATE_LIMITS = {**settings.SEEN_RATE_LIMITS, "views": "1/h"}
         view(client, "x" * 32)

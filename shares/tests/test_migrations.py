@@ -12,7 +12,7 @@ from django.utils import timezone
 from shares import photostore
 from shares.models import Share, token_hash
 
-from .helpers import jpeg_bytes, png_bytes, put_object
+from .helpers import jpeg_bytes, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -28,7 +28,7 @@ from shares.models import (
     Share,
 )
 
-from .helpers import in_threads, jpeg_bytes, stored_keys
+from .helpers import in_threads, jpeg_bytes, png_bytes, stored_keys
 
 # Not transaction=True but where the test needs real commits (a live server's thread,
 # threads racing): photo deletions that wait for a commit run inside
@@ -415,6 +415,31 @@ def test_the_audit_log_is_read_only_even_for_a_superuser(admin_client, make_shar
 
 
 # --- preview ----------------------------------------------------------------------------------
+
+
+def test_each_photo_of_a_reported_album_previews_and_is_recorded(moderator_client, make_share):
+    photos = [jpeg_bytes(size=(80, 60)), png_bytes(), jpeg_bytes(size=(30, 20))]
+    created = make_share(views=1, photos=photos, note="look")
+    report(created.token)
+    share = Share.objects.get()
+    page = moderator_client.get(preview_url(share)).content.decode()
+    assert "Show photo 1 of 3" in page and "Show photo 3 of 3" in page
+    types = []
+    for position in (1, 2, 3):
+        response = moderator_client.post(preview_url(share), {"photo": str(position)})
+        assert response.status_code == 200
+        types.append(response["Content-Type"])
+        b"".join(response.streaming_content)
+    assert types == ["image/jpeg", "image/png", "image/jpeg"]
+    assert moderator_client.post(preview_url(share), {"photo": "4"}).status_code == 404
+    notes = ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED)
+    assert sorted(notes.values_list("note", flat=True)) == [
+        "photo 1 of 3",
+        "photo 2 of 3",
+        "photo 3 of 3",
+    ]
+    share.refresh_from_db()
+    assert share.views_used == 0 and len(stored_keys()) == 3
 
 
 def test_preview_streams_the_photo_without_spending_a_view_and_is_recorded(

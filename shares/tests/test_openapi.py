@@ -138,6 +138,38 @@ def _report(app, token):
     return app.call("POST", f"/s/{token}/report", data={"reason": "other", "details": "spam"})
 
 
+def _album(app, views=3) -> dict:
+    """An album's view, taken as JSON (whatever this answer's media is)."""
+    kind = app.media if app.media in openapi.PHOTO_TYPES else "image/jpeg"
+    created = app.share(views=views, photos=[image_bytes(kind), image_bytes(kind)])
+    answer = app.call("POST", f"/s/{created.token}", headers={"Accept": JSON})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _photo_path(app, views=3) -> str:
+    return _album(app, views)["photos"][0]["url"].removeprefix(app.url)
+
+
+def _view_200(app):
+    if app.media in (HTML, JSON):  # an album: its page, or its JSON
+        return app.call("POST", f"/s/{app.share(views=3, photos=[jpeg_bytes()] * 2).token}")
+    return [
+        app.call("POST", f"/s/{app.share(views=3, photo=image_bytes(app.media)).token}"),
+        app.call(
+            "POST",
+            f"/s/{app.share(views=0, pin='1234', photo=image_bytes(app.media)).token}",
+            data={"pin": "1234"},
+        ),
+    ]
+
+
+def _fetched_twice(app):
+    path = _photo_path(app)
+    assert app.call("GET", path, headers={"Accept": "image/*"}).status_code == 200
+    return app.call("GET", path)
+
+
 # How to make the app give each documented answer. A request that returns a list is
 # checked answer by answer.
 PRODUCERS = {
@@ -169,14 +201,7 @@ PRODUCERS = {
     ("/s/{token}", "get", "404"): lambda app: app.call("GET", f"/s/{UNKNOWN}"),
     ("/s/{token}", "get", "410"): lambda app: app.call("GET", f"/s/{app.ended().token}"),
     ("/s/{token}", "get", "503"): lambda app: app.down("GET", f"/s/{app.share().token}"),
-    ("/s/{token}", "post", "200"): lambda app: [
-        app.call("POST", f"/s/{app.share(views=3, photo=image_bytes(app.media)).token}"),
-        app.call(
-            "POST",
-            f"/s/{app.share(views=0, pin='1234', photo=image_bytes(app.media)).token}",
-            data={"pin": "1234"},
-        ),
-    ],
+    ("/s/{token}", "post", "200"): _view_200,
     ("/s/{token}", "post", "400"): lambda app: [
         app.call("POST", f"/s/{app.share().token}", data={"pin": "12ab"}),
         # No PIN, and an empty one, for a share that has one: PinRequired.
@@ -196,6 +221,33 @@ PRODUCERS = {
         ),
     ],
     ("/s/{token}", "post", "503"): lambda app: app.down("POST", f"/s/{app.share().token}"),
+    ("/v/{secret}/{position}", "get", "200"): lambda app: app.call("GET", _photo_path(app)),
+    ("/v/{secret}/{position}", "get", "404"): lambda app: app.call("GET", f"/v/{UNKNOWN}/1"),
+    ("/v/{secret}/{position}", "get", "410"): _fetched_twice,
+    ("/v/{secret}/{position}", "get", "503"): lambda app: (
+        path := _photo_path(app),
+        app.storage_down(),
+        app.call("GET", path),
+    )[2],
+    ("/v/{secret}/done", "post", "200"): lambda app: app.call(
+        "POST", _album(app)["end_url"], data={"confirm": "true"}
+    ),
+    ("/v/{secret}/done", "post", "400"): lambda app: app.call("POST", _album(app)["end_url"]),
+    ("/v/{secret}/done", "post", "403"): lambda app: app.call(
+        "POST",
+        _photo_path(app, views=0).rsplit("/", 1)[0] + "/done",
+        data={"confirm": "true"},
+    ),
+    ("/v/{secret}/done", "post", "404"): lambda app: app.call(
+        "POST", f"/v/{UNKNOWN}/done", data={"confirm": "true"}
+    ),
+    ("/v/{secret}/done", "post", "429"): lambda app: app.limited(
+        "manage", "POST", _album(app)["end_url"], data={"confirm": "true"}
+    ),
+    ("/v/{secret}/done", "post", "503"): lambda app: (
+        url := _album(app)["end_url"],
+        app.down("POST", url, data={"confirm": "true"}),
+    )[1],
     ("/s/{token}/report", "get", "200"): lambda app: app.call(
         "GET", f"/s/{app.share().token}/report"
     ),
@@ -352,7 +404,10 @@ def test_each_address_accepts_exactly_the_documented_methods(live_server, path):
     # QUERY, a method Django's CSRF check does not know to be safe: the answer must still
     # be 405 with Allow, not the CSRF refusal ("The form expired").
     response = requests.request(
-        "QUERY", live_server.url + path.replace("{token}", UNKNOWN), timeout=10
+        "QUERY",
+        live_server.url
+        + path.replace("{token}", UNKNOWN).replace("{secret}", UNKNOWN).replace("{position}", "1"),
+        timeout=10,
     )
     assert response.status_code == 405
     allowed = {method.strip() for method in response.headers["Allow"].split(",")}
