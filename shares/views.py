@@ -28,6 +28,7 @@ from .responses import (
     wants_json,
 )
 from .uploads import UploadRejected, create_from_request, share_links
+from .viewrules import spends_nothing_for_previews
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
@@ -54,6 +55,7 @@ def _valid_token(token: str) -> bool:
 @csrf_exempt  # the secret link is the capability; a forged request would need it too
 @never_cache
 @require_http_methods(["GET", "POST"])
+@spends_nothing_for_previews
 @pin_guessing_limited
 @rate_limited("views")
 def share(request: HttpRequest, token: str) -> HttpResponse:
