@@ -480,7 +480,9 @@ def document() -> dict:
                     "400": _answer(
                         "A PIN that is not 4 to 8 digits (Error), or no PIN or an empty one "
                         "for a share that has one (PinRequired). Neither is checked or "
-                        "counted as an attempt, and no view is spent.",
+                        "counted as an attempt, and no view is spent. Also a request marked "
+                        "as a prefetch or a preview (prefetch_refused; README, What counts "
+                        "as a view).",
                         {
                             HTML: {"schema": {"type": "string"}},
                             JSON: {"schema": {"oneOf": [_ref("Error"), _ref("PinRequired")]}},
@@ -488,10 +490,15 @@ def document() -> dict:
                     ),
                     "403": _answer(
                         "A wrong PIN (attempts_left says how many remain), or the share is "
-                        "under review (reason: suspended).",
+                        "under review (reason: suspended), or a link-preview bot "
+                        "(link_preview: Error, nothing spent).",
                         {
                             HTML: {"schema": {"type": "string"}},
-                            JSON: {"schema": {"oneOf": [_ref("WrongPin"), _ref("Suspended")]}},
+                            JSON: {
+                                "schema": {
+                                    "oneOf": [_ref("WrongPin"), _ref("Suspended"), _ref("Error")]
+                                }
+                            },
                         },
                     ),
                     **_errors(404, 410, 429, 503, limits=("views", "pin_failures")),

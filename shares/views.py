@@ -28,6 +28,7 @@ from .responses import (
     wants_json,
 )
 from .uploads import UploadRejected, absolute_url, create_from_request, share_links
+from .viewrules import spends_nothing_for_previews
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
@@ -65,6 +66,7 @@ def _valid_token(token: str) -> bool:
 @csrf_exempt  # the secret link is the capability; a forged request would need it too
 @never_cache
 @require_http_methods(["GET", "POST"])
+@spends_nothing_for_previews
 @pin_guessing_limited
 @rate_limited("views")
 def share(request: HttpRequest, token: str) -> HttpResponse:
@@ -184,6 +186,7 @@ def _album(request: HttpRequest, viewed: services.ViewedAlbum) -> HttpResponse:
 @csrf_exempt  # the view's secret is the capability
 @never_cache
 @require_http_methods(["GET"])
+@spends_nothing_for_previews(spending=("GET", "HEAD"))
 def photo(request: HttpRequest, secret: str, position: int) -> HttpResponse:
     """One photo of an album's view, once (GET /v/<secret>/<n>): never a view itself, and
     not counted against the views rate limit (the view that made the address was)."""
@@ -215,6 +218,7 @@ def photo(request: HttpRequest, secret: str, position: int) -> HttpResponse:
 @csrf_exempt  # the view's secret is the capability
 @never_cache
 @require_POST
+@spends_nothing_for_previews
 @rate_limited("manage")
 def done(request: HttpRequest, secret: str) -> HttpResponse:
     """ "I'm done, delete it now" (POST /v/<secret>/done, confirm=true)."""

@@ -95,6 +95,14 @@ def produce(code, *, client, make_share, settings, monkeypatch, rf, live_server)
         answer = view(client, make_share(pin="4821").token)
     elif code == "pin_invalid":
         answer = view(client, make_share(pin="4821").token, pin="12")
+    elif code == "prefetch_refused":
+        answer = client.post(
+            f"/s/{make_share().token}", HTTP_ACCEPT=JSON, HTTP_SEC_PURPOSE="prefetch"
+        )
+    elif code == "link_preview":
+        answer = client.post(
+            f"/s/{make_share().token}", HTTP_ACCEPT=JSON, HTTP_USER_AGENT="Slackbot"
+        )
     elif code == "pin_wrong":
         answer = view(client, make_share(pin="4821").token, pin="0000")
         assert answer.json()["attempts_left"] == settings.SEEN_MAX_PIN_FAILURES - 1
