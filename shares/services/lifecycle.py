@@ -400,6 +400,7 @@ def photo_fetch(*, view_secret: str, position: int) -> FetchedPhoto:
                 Share.objects.filter(pk=share.pk).update(streams_open=F("streams_open") + 1)
     if expired:
         windows_close(ShareView.objects.filter(pk=view.pk))
+        _delete_if_settled(share.pk)
         raise PhotoFetched
     photo = Photo.objects.get(share_id=share.pk, position=position)
     try:
@@ -719,6 +720,15 @@ def windows_close(views: QuerySet) -> int:
                 streams_open=Greatest(F("streams_open") - count, 0)
             )
     return len(open_views)
+
+
+def _delete_if_settled(share_id: int) -> None:
+    """Delete the photos of a share that has ended and that nothing holds any more."""
+    settled = Share.objects.filter(
+        pk=share_id, ended_at__isnull=False, streams_open=0, photo_deleted_at__isnull=True
+    )
+    if settled.exists():
+        share_photos_delete(share_ids=[share_id])
 
 
 def windows_expired_close() -> int:

@@ -283,6 +283,14 @@ def test_a_photo_address_after_its_window_has_closed_is_refused(client, make_sha
     assert not view.window_open and view.fetch_key is None
 
 
+def test_a_late_fetch_of_the_last_view_deletes_its_photos_at_once(client, make_share):
+    created = album(make_share, views=1)
+    photos = view_json(client, created.token).json()["photos"]
+    ShareView.objects.update(fetch_until=timezone.now() - timedelta(seconds=1))
+    assert fetch(client, photos[0]["url"]).status_code == 410
+    assert stored_keys() == []
+
+
 def test_an_unknown_or_malformed_photo_address_is_404(client, make_share):
     created = album(make_share, views=3)
     url = view_json(client, created.token).json()["photos"][0]["url"]
