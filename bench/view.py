@@ -268,6 +268,7 @@ def run_backend(
             for session in (album, four_views):
                 session_load(on_port, session, concurrency=8, max_requests=16, max_seconds=30)
             runs: dict[str, list[LoadResult]] = {}
+            sessions = [("album", album), ("four views", four_views)]
             for _ in range(args.rounds):
                 for label, server in servers.items():
                     runs.setdefault(f"view {label}", []).append(
@@ -279,12 +280,11 @@ def run_backend(
                         )
                         if s3_port is not None:
                             runs.setdefault("boto3", []).append(boto3_loop(env, key, **options))
-                        runs.setdefault("album", []).append(
-                            session_load(server.port, album, **options)
-                        )
-                        runs.setdefault("four views", []).append(
-                            session_load(server.port, four_views, **options)
-                        )
+                        for unit, session in sessions:
+                            runs.setdefault(unit, []).append(
+                                session_load(server.port, session, **options)
+                            )
+                        sessions.reverse()  # each goes first in every other round
     finally:
         static_file.unlink(missing_ok=True)
     for label, results in runs.items():
