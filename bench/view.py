@@ -17,7 +17,9 @@ photos, unlimited share): one album view end to end is `POST /s/<token>` with
 every byte read, on one keep-alive connection. Beside it, four one-photo views of the
 same 4 photos (4 one-photo shares, one POST each, every byte read, one connection). It
 prints albums/s beside 4-views/s, the album's time over four views' time (p50; target
-<= 1.2x) and the floors for 4 photos (the static file's and boto3's rate / 4).
+<= 1.2x) and the floors for 4 photos (the static file's and boto3's rate / 4), then the
+CPU that the server's workers and their PostgreSQL backends spent per album and per four
+views (from /proc: steadier than the rates on a machine shared with other work).
 
 The measurements of a backend are interleaved, in --rounds rounds, so drifting load on
 the machine hits them alike; each figure pools its rounds (the rounds' own rates in
@@ -55,6 +57,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    PG_URL,
     ROOT,
     Gunicorn,
     LoadResult,
@@ -183,6 +186,37 @@ def single_views(tokens: list[str]):
     return session
 
 
+def cpu_ms(pids: list[int]) -> dict[int, float]:
+    """CPU time (user + system) of each process so far, in ms."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[pid] = (int(fields[11]) + int(fields[12])) * 1000 / tick
+    return used
+
+
+def database_backends(database: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to `database` (on this machine)."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [database]
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def with_cpu(server: Gunicorn, database: str, measure) -> tuple[LoadResult, float]:
+    """measure() and the CPU the server's workers and their database backends spent on it
+    (ms): on a machine shared with other work, a steadier cost than the rate alone."""
+    before = cpu_ms(server.worker_pids + database_backends(database))
+    result = measure()
+    after = cpu_ms(server.worker_pids + database_backends(database))
+    return result, sum(ms - before.get(pid, 0.0) for pid, ms in after.items())
+
+
 def connections_per_views(
     env: dict[str, str], token: str, s3_port: int, views: int, concurrency: int
 ) -> int:
@@ -269,6 +303,7 @@ def run_backend(
                 session_load(on_port, session, concurrency=8, max_requests=16, max_seconds=30)
             runs: dict[str, list[LoadResult]] = {}
             sessions = [("album", album), ("four views", four_views)]
+            cpu: dict[str, float] = {}
             for _ in range(args.rounds):
                 for label, server in servers.items():
                     runs.setdefault(f"view {label}", []).append(
@@ -281,9 +316,15 @@ def run_backend(
                         if s3_port is not None:
                             runs.setdefault("boto3", []).append(boto3_loop(env, key, **options))
                         for unit, session in sessions:
-                            runs.setdefault(unit, []).append(
-                                session_load(server.port, session, **options)
+                            result, used = with_cpu(
+                                server,
+                                args.database,
+                                lambda s=session, port=server.port: session_load(
+                                    port, s, **options
+                                ),
                             )
+                            runs.setdefault(unit, []).append(result)
+                            cpu[unit] = cpu.get(unit, 0.0) + used
                         sessions.reverse()  # each goes first in every other round
     finally:
         static_file.unlink(missing_ok=True)
@@ -298,6 +339,8 @@ def run_backend(
                 f" {result.bytes_received} of {expected} bytes"
             )
         figures[label] = (result, [r.rate for r in results])
+    for unit, used in cpu.items():
+        figures[f"{unit} cpu"] = used / figures[unit][0].requests
     print(f"  [{name}] photo {size / 1e6:.2f} MB, done", flush=True)
     return figures
 
@@ -427,6 +470,11 @@ def main() -> None:
             f"{album.percentile(50) / singles.percentile(50):.2f}x (target <= 1.2x), "
             f"{album.rate:.1f} albums/s vs {singles.rate:.1f} {ALBUM_PHOTOS}-views/s "
             f"(cost {singles.rate / album.rate:.2f}x); floors {floors}"
+        )
+        album_cpu, singles_cpu = figures["album cpu"], figures["four views cpu"]
+        print(
+            f"  CPU of the workers and their PostgreSQL backends: {album_cpu:.1f} ms an album,"
+            f" {singles_cpu:.1f} ms for {ALBUM_PHOTOS} views ({album_cpu / singles_cpu:.2f}x)"
         )
         if "connections" in figures:
             opened = figures["connections"]
