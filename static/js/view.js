@@ -421,6 +421,7 @@
   var pinch = null;
   var drag = null;
   var lastTap = { time: 0, x: 0, y: 0 };
+  var lastTouchZoom = 0;
 
   function pointerList() { return Object.keys(pointers).map(function (id) { return pointers[id]; }); }
   function distance(a, b) { return Math.hypot(a.x - b.x, a.y - b.y); }
@@ -476,6 +477,7 @@
       var now = Date.now();
       if (now - lastTap.time < 350 && Math.abs(event.clientX - lastTap.x) < 30 && Math.abs(event.clientY - lastTap.y) < 30) {
         lastTap.time = 0;
+        lastTouchZoom = now;
         toggleZoom(event.clientX, event.clientY);
       } else {
         lastTap = { time: now, x: event.clientX, y: event.clientY };
@@ -486,7 +488,7 @@
   stage.addEventListener("pointercancel", pointerEnd);
   stage.addEventListener("dblclick", function (event) {
     // Touch double taps are counted above; this is the mouse's.
-    if (Date.now() - lastTap.time < 50) return;
+    if (Date.now() - lastTouchZoom < 600) return;
     toggleZoom(event.clientX, event.clientY);
   });
 
