@@ -332,15 +332,15 @@ import sys, django
 django.setup()
 from shares import photostore, services
 with open(sys.argv[1], "rb") as photo:
-    created = services.share_create(photo=photo, views=int(sys.argv[3]), expires_in=86400)
+    created = services.share_create(photos=[photo], views=int(sys.argv[3]), expires_in=86400)
 share = created.share
 secret = photostore.photo_secret(token=created.token, salt=bytes(share.key_salt))
-body = photostore.open_photo(share.photo_key, secret=secret)
+body = photostore.open_photo(share.photos.get().key, secret=secret)
 with open(sys.argv[2], "wb") as out:
     for chunk in iter(lambda: body.read(1 << 16), b""):
         out.write(chunk)
 body.close()
-print(created.token, created.share.photo_key)
+print(created.token, created.share.photos.get().key)
 """
 
 

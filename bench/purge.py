@@ -133,7 +133,7 @@ def run(count: int, database_url: str) -> int:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from shares.models import Share, token_hash
+    from shares.models import Photo, Share, token_hash
 
     call_command("migrate", verbosity=0)
     from shares import photostore
@@ -148,21 +148,31 @@ def run(count: int, database_url: str) -> int:
     now = timezone.now()
     keys = [f"photos/{secrets.token_hex(16)}.jpg" for _ in range(count)]
     upload_objects(keys)
-    Share.objects.bulk_create(
+    shares = Share.objects.bulk_create(
         (
             Share(
                 token_hash=token_hash(secrets.token_urlsafe(24)),
                 manage_token_hash=token_hash(secrets.token_urlsafe(24)),
-                photo_key=key,
-                content_type="image/jpeg",
-                size_bytes=20,
-                width=1,
-                height=1,
                 view_limit=1,
                 created_at=now - timedelta(days=2),
                 expires_at=now - timedelta(days=1),
             )
-            for key in keys
+            for _key in keys
+        ),
+        batch_size=1000,
+    )
+    Photo.objects.bulk_create(
+        (
+            Photo(
+                share=share,
+                position=1,
+                key=key,
+                content_type="image/jpeg",
+                size_bytes=20,
+                width=1,
+                height=1,
+            )
+            for share, key in zip(shares, keys, strict=True)
         ),
         batch_size=1000,
     )

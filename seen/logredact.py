@@ -3,7 +3,8 @@
 A share's token is in its URL path, so every log line that names a request would record a
 working link: gunicorn's access and error logs, Django's "Not Found: /s/<token>" warnings,
 runserver's request lines, tracebacks. Everything that logs goes through `redact`, which
-writes /s/<token> and /m/<token> as /s/… and /m/…, and pin=<digits> as pin=….
+writes /s/<token>, /m/<token> and an album view's /v/<secret> as /s/…, /m/… and /v/…, and
+pin=<digits> as pin=….
 
 A link has more spellings than /s/<token>, and the logs hold them as sent: gunicorn's
 access log writes the raw request line, Django's warnings the path after one decoding.
@@ -24,7 +25,7 @@ from gunicorn.glogging import Logger
 
 # A token is everything up to the next separator; /s/<token>/report keeps its /report and
 # ?next=/s/<token>&x=1 its &x=1 (a token is URL-safe base64, never an &).
-_TOKEN_IN_PATH = re.compile(r"/([sm])/+[^/?#&\s\"'<>]+", re.IGNORECASE)
+_TOKEN_IN_PATH = re.compile(r"/([smv])/+[^/?#&\s\"'<>]+", re.IGNORECASE)
 # A PIN sent in a query string (or echoed in a form body) by a careless client.
 _PIN_VALUE = re.compile(r"(\bpin=)[^&\s\"'<>]*", re.IGNORECASE)
 

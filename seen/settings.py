@@ -218,6 +218,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 SEEN_MAX_UPLOAD_BYTES = _int("SEEN_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1024)
 SEEN_MAX_PIXELS = _int("SEEN_MAX_PIXELS", 50_000_000, minimum=1)
+# An album: how many photos one share may hold (each within SEEN_MAX_UPLOAD_BYTES; at most
+# 63, the bits of a view's record of what it fetched), and all of them together.
+SEEN_MAX_PHOTOS = _int("SEEN_MAX_PHOTOS", 10, minimum=1)
+if SEEN_MAX_PHOTOS > 63:
+    raise ImproperlyConfigured("SEEN_MAX_PHOTOS must be at most 63")
+SEEN_MAX_SHARE_BYTES = _int("SEEN_MAX_SHARE_BYTES", 50 * 1024 * 1024, minimum=1024)
+# How long after an album's view its photos can be fetched, each once (seconds).
+SEEN_FETCH_WINDOW = _int("SEEN_FETCH_WINDOW", 300, minimum=10)
 # The decode budget (shares/images.py): what decoding one photo may need, all its frames
 # counted (bytes), and how many photos one process decodes at a time. A worker's decoding
 # memory stays under their product however many uploads arrive at once; 2 workers x 1 keep
@@ -259,7 +267,8 @@ SEEN_ABUSE_CONTACT = env.str("SEEN_ABUSE_CONTACT", default="").strip()
 # guard for non-file fields stays at its 2.5 MB default.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
-DATA_UPLOAD_MAX_NUMBER_FILES = 1
+# Django refuses the file after the last photo a share may hold (shares.middleware answers).
+DATA_UPLOAD_MAX_NUMBER_FILES = SEEN_MAX_PHOTOS
 
 # --- Security ---------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from shares.ratelimits import rate_limited
 
 # Link pages are private; the noindex header says so too, but polite crawlers stop here.
-ROBOTS_TXT = "User-agent: *\nDisallow: /s/\nDisallow: /m/\nDisallow: /api/\n"
+ROBOTS_TXT = "User-agent: *\nDisallow: /s/\nDisallow: /m/\nDisallow: /v/\nDisallow: /api/\n"
 
 
 @require_safe

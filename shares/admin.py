@@ -12,18 +12,19 @@ from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from . import services
-from .models import ModerationEvent, Report, ReportStatus, Share, ShareStatus
+from .models import ModerationEvent, Photo, Report, ReportStatus, Share, ShareStatus
 
 admin.site.site_header = _("Seen moderation")
 admin.site.site_title = _("Seen admin")
@@ -189,10 +190,10 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         "expires_at",
         "views",
         "pin",
-        "content_type",
+        "photos",
         "size",
     ]
-    list_filter = [StatusFilter, ReportsFilter, HasPinFilter, "content_type"]
+    list_filter = [StatusFilter, ReportsFilter, HasPinFilter]
     date_hierarchy = "created_at"
     actions = ["remove", "restore", "dismiss_reports"]
     # Deliberately no token_hash, manage_token_hash, pin_hash or photo_key.
@@ -205,9 +206,10 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         "views",
         "pin",
         "prevent_download",
-        "content_type",
+        "photos",
         "size",
-        "dimensions",
+        "photo_list",
+        "note",
         "suspended_at",
         "ended_at",
         "photo_deleted_at",
@@ -220,7 +222,14 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
 
     def get_queryset(self, request):
         # Not super(): it orders before the counts the ordering uses are annotated.
+        photo_bytes = (
+            Photo.objects.filter(share=OuterRef("pk"))
+            .values("share")
+            .annotate(total=Sum("size_bytes"))
+            .values("total")
+        )
         return Share.objects.annotate(
+            total_bytes=Subquery(photo_bytes),
             report_count=Count("reports"),
             open_report_count=Count("reports", filter=Q(reports__status=ReportStatus.OPEN)),
         ).order_by(*self.get_ordering(request))
@@ -251,13 +260,29 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
     def pin(self, share: Share) -> bool:
         return share.has_pin
 
-    @admin.display(description=_("size"), ordering="size_bytes")
-    def size(self, share: Share) -> str:
-        return filesizeformat(share.size_bytes)
+    @admin.display(description=_("photos"), ordering="photo_count")
+    def photos(self, share: Share) -> int:
+        return share.photo_count
 
-    @admin.display(description=_("dimensions"))
-    def dimensions(self, share: Share) -> str:
-        return f"{share.width} × {share.height}"
+    @admin.display(description=_("size"), ordering="total_bytes")
+    def size(self, share: Share) -> str:
+        return filesizeformat(share.total_bytes or 0)
+
+    @admin.display(description=_("each photo"))
+    def photo_list(self, share: Share) -> str:
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}. {}, {}, {} × {}",
+            (
+                (p.position, p.content_type, filesizeformat(p.size_bytes), p.width, p.height)
+                for p in share.photos.all()
+            ),
+        )
+
+    @admin.display(description=_("note"), boolean=True)
+    def note(self, share: Share) -> bool:
+        # Whether there is one: it is sealed under the link's key, which no one here has.
+        return share.has_note
 
     @admin.action(
         description=_("Remove: end the share and delete its photo now (its reports are kept)"),

@@ -86,7 +86,7 @@ def shares_create(request: HttpRequest) -> JsonResponse:
     try:
         created = create_from_request(request)
     except UploadRejected as exc:
-        return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
+        return JsonResponse(exc.body(), status=exc.status)
     return JsonResponse(share_links(request, created), status=201)
 
 

@@ -4,7 +4,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from .models import ReportReason
-from .services import VIEW_CHOICES
+from .services import NOTE_MAX_CHARS, VIEW_CHOICES
 
 _BOOLEANS = {
     "": False,
@@ -42,10 +42,42 @@ def pin_field(message: str) -> forms.RegexField:
     )
 
 
+class _MultipleFiles(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    """One or more files under one name (`photo`, repeated): an album's photos, in the
+    order they were sent. Django's own recipe for a multiple file field."""
+
+    widget = _MultipleFiles
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            if not data:
+                return super().clean(None, initial)
+            return [super(PhotosField, self).clean(one, initial) for one in data]
+        return [super().clean(data, initial)]
+
+
+class NoteField(forms.CharField):
+    def to_python(self, value):
+        # One spelling of a line break before the length is checked: a browser sends a
+        # textarea's breaks as CRLF, and its maxlength counted each as one character.
+        return super().to_python(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _boolean(value: str, message: str) -> bool:
+    raw = value.strip().lower()
+    if raw not in _BOOLEANS:
+        raise forms.ValidationError(message)
+    return _BOOLEANS[raw]
+
+
 class ShareForm(forms.Form):
     """What a sender submits, from the upload page or the API (same field names)."""
 
-    photo = forms.FileField(
+    photo = PhotosField(
         allow_empty_file=False,
         error_messages={
             "required": gettext_lazy("Choose a photo to share."),
@@ -68,6 +100,20 @@ class ShareForm(forms.Form):
     )
     pin = pin_field(gettext_lazy("The PIN must be 4 to 8 digits."))
     prevent_download = forms.CharField(required=False, max_length=5)
+    # Plain text, shown escaped with its line breaks kept; sealed under the link's key.
+    note = NoteField(
+        required=False,
+        max_length=NOTE_MAX_CHARS,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": NOTE_MAX_CHARS}),
+        error_messages={
+            "max_length": format_lazy(
+                gettext_lazy("The note is too long: keep it to {limit} characters."),
+                limit=f"{NOTE_MAX_CHARS:,}",
+            )
+        },
+    )
+    viewer_can_end = forms.CharField(required=False, max_length=5)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,10 +128,12 @@ class ShareForm(forms.Form):
         self.fields["views"].initial = 1
 
     def clean_prevent_download(self) -> bool:
-        raw = self.cleaned_data["prevent_download"].strip().lower()
-        if raw not in _BOOLEANS:
-            raise forms.ValidationError(gettext("prevent_download must be true or false."))
-        return _BOOLEANS[raw]
+        message = gettext("prevent_download must be true or false.")
+        return _boolean(self.cleaned_data["prevent_download"], message)
+
+    def clean_viewer_can_end(self) -> bool:
+        message = gettext("viewer_can_end must be true or false.")
+        return _boolean(self.cleaned_data["viewer_can_end"], message)
 
     def error_text(self) -> str:
         """All errors as plain sentences, for the API's {"error": ...}."""
@@ -93,6 +141,18 @@ class ShareForm(forms.Form):
 
     def error_code(self) -> str:
         return error_code(self)
+
+
+class EndForm(forms.Form):
+    """ "I'm done, delete it now": the viewer confirms (a checkbox without script)."""
+
+    confirm = forms.CharField(required=False, max_length=5)
+
+    def clean_confirm(self) -> bool:
+        message = gettext("Confirm that the photos should be deleted now (confirm=true).")
+        if not _boolean(self.cleaned_data["confirm"], message):
+            raise forms.ValidationError(message)
+        return True
 
 
 class PinForm(forms.Form):

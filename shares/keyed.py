@@ -110,3 +110,44 @@ def moderation_unwrap(wrapped: bytes, *, share_id: int) -> bytes:
         )
     except (CryptoError, ValueError):
         raise UnwrapFailed from None
+
+
+# --- a view's copy of the photos' key ------------------------------------------------------
+#
+# An album's photos are fetched after the view was spent, one request each, and the last
+# view has already erased the share's salt by then. So the view keeps the photos' key for
+# its fetch window, wrapped (the same AEAD as above) under a key derived from the view's own
+# secret, which only the viewer holds (in the one-time addresses; the row keeps its
+# SHA-256). The wrapped key is erased when the window closes.
+
+_VIEW_PURPOSE = b"seen.shares.view-wrap v1"
+
+
+def _view_key(view_secret: str) -> bytes:
+    hkdf = HKDF(algorithm=SHA256(), length=32, salt=None, info=_VIEW_PURPOSE)
+    return hkdf.derive(view_secret.encode())
+
+
+# The wrapping key is the view's own (a random 192-bit secret per view), so the value
+# opens for that view alone; the label only names what is wrapped.
+_VIEW_LABEL = b"seen view fetch key"
+
+
+def view_wrap(photo_secret: bytes, *, view_secret: str) -> bytes:
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        photo_secret, _VIEW_LABEL, nonce, _view_key(view_secret)
+    )
+    return nonce + sealed
+
+
+def view_unwrap(wrapped: bytes, *, view_secret: str) -> bytes:
+    """The photos' key inside view_wrap's value. Raises UnwrapFailed."""
+    wrapped = bytes(wrapped)
+    nonce, sealed = wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:]
+    try:
+        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            sealed, _VIEW_LABEL, nonce, _view_key(view_secret)
+        )
+    except (CryptoError, ValueError):
+        raise UnwrapFailed from None

@@ -1,6 +1,7 @@
 from io import IOBase
 
 from django.conf import settings
+from django.core.exceptions import TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.middleware.locale import LocaleMiddleware
@@ -9,9 +10,15 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext
 
 from .health import healthz
-from .responses import database_unavailable, error_response, too_large_message, wants_json
+from .responses import (
+    database_unavailable,
+    error_response,
+    share_too_large_message,
+    too_many_photos,
+    wants_json,
+)
 
-# Room for the multipart envelope and the small form fields around the photo.
+# Room for the multipart envelope and the small form fields around the photos.
 _ENVELOPE_BYTES = 64 * 1024
 
 
@@ -50,7 +57,8 @@ class LanguageMiddleware(LocaleMiddleware):
 
 # Everything under these paths concerns one share: its page, its bytes, its manage page,
 # the API's answers (which hold links).
-_PRIVATE_PREFIXES = ("/s/", "/m/", "/api/")
+_PRIVATE_PREFIXES = ("/s/", "/m/", "/v/", "/api/")
+_UPLOADS = ("/", "/api/shares")
 
 
 class PrivateResponseMiddleware:
@@ -113,6 +121,8 @@ class FormMiddleware:
         ):
             try:
                 request.POST, request.FILES  # noqa: B018 - parse now, while we can answer 400
+            except TooManyFilesSent:
+                return too_many_photos(request)
             except UnreadablePostError:
                 return error_response(
                     request,
@@ -121,7 +131,12 @@ class FormMiddleware:
                     code="body_incomplete",
                 )
             repeated = sorted(name for name, values in request.POST.lists() if len(values) > 1)
-            repeated += sorted(name for name, files in request.FILES.lists() if len(files) > 1)
+            repeated += sorted(
+                name
+                for name, files in request.FILES.lists()
+                # An album's photos are all "photo", on the two upload addresses.
+                if len(files) > 1 and not (name == "photo" and request.path_info in _UPLOADS)
+            )
             if repeated:
                 return error_response(
                     request,
@@ -148,10 +163,11 @@ class UploadSizeLimitMiddleware:
             return error_response(
                 request, 400, gettext("Content-Length must be a number."), code="bad_request"
             )
-        if length > settings.SEEN_MAX_UPLOAD_BYTES + _ENVELOPE_BYTES:
+        if length > settings.SEEN_MAX_SHARE_BYTES + _ENVELOPE_BYTES:
             # The body is not read. No Connection header: it is hop-by-hop, which WSGI
             # forbids an application to set (the server decides about the connection).
-            return error_response(request, 413, too_large_message(), code="too_large")
+            # Each photo's own limit is checked once the form is read (shares/uploads.py).
+            return error_response(request, 413, share_too_large_message(), code="share_too_large")
         if length:
             # Django reads a body that ends early as if it were complete; this makes it an
             # error (UnreadablePostError), which FormMiddleware answers with 400.

@@ -20,6 +20,7 @@ class EndReason(models.TextChoices):
     REMOVED = "removed", _("removed by a moderator")
     MISSING = "missing", _("photo missing from storage")
     DAMAGED = "damaged", _("photo damaged in storage")
+    VIEWER = "viewer", _("ended by a viewer")
 
 
 class ShareStatus(models.TextChoices):
@@ -68,12 +69,14 @@ class Share(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     manage_token_hash = models.CharField(max_length=64, unique=True, editable=False)
 
-    # Key of the photo's object in storage (local folder or S3); never a URL.
-    photo_key = models.CharField(max_length=200, unique=True, editable=False)
-    content_type = models.CharField(max_length=50)
-    size_bytes = models.PositiveBigIntegerField()
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
+    # How many photos (Photo rows) the share holds; fixed at upload.
+    photo_count = models.PositiveSmallIntegerField(default=1, editable=False)
+    # The sender's note, sealed under the link's key like the photos (shares.photostore);
+    # NULL: no note. Unreadable once key_salt is erased.
+    note_sealed = models.BinaryField(max_length=4096, null=True, blank=True, editable=False)
+    # On an unlimited share, whether a viewer may end it ("I'm done, delete it now"); a
+    # limited share always lets its viewers do that.
+    viewer_can_end = models.BooleanField(default=False)
 
     view_limit = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="empty = unlimited"
@@ -117,6 +120,20 @@ class Share(models.Model):
 
     def __str__(self) -> str:
         return f"share {self.pk}"
+
+    @property
+    def has_note(self) -> bool:
+        return self.note_sealed is not None
+
+    @property
+    def is_album(self) -> bool:
+        """Several photos, or a note: a view answers a page (or JSON) of one-time photo
+        addresses rather than the image bytes themselves."""
+        return self.photo_count > 1 or self.has_note
+
+    @property
+    def viewers_can_end(self) -> bool:
+        return self.view_limit is not None or self.viewer_can_end
 
     @property
     def has_pin(self) -> bool:
@@ -166,14 +183,53 @@ class Share(models.Model):
         return str(self.status.label)
 
 
+class Photo(models.Model):
+    """One photo of a share, in the order the sender chose (position 1, 2, …)."""
+
+    share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="photos")
+    position = models.PositiveSmallIntegerField()
+    # Key of the photo's object in storage (local folder or S3); never a URL.
+    key = models.CharField(max_length=200, unique=True, editable=False)
+    content_type = models.CharField(max_length=50)
+    size_bytes = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["share", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["share", "position"], name="photo_position_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"photo {self.position} of share {self.share_id}"
+
+
 class ShareView(models.Model):
-    """When a view happened. Deliberately nothing about who: no IP, no user agent."""
+    """When a view happened. Deliberately nothing about who: no IP, no user agent.
+
+    A view also holds its secret (only its hash here): the viewer's proof of having
+    spent it, for "I'm done, delete it now", and, for an album, the one-time fetch window
+    in which each photo's bytes can be fetched once (services.photo_fetch)."""
 
     share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="views")
     viewed_at = models.DateTimeField(default=timezone.now)
+    secret_hash = models.CharField(max_length=64, unique=True, null=True, editable=False)
+    # The window: open until fetch_until or until every photo was fetched, whichever is
+    # first. fetch_key is the photos' key wrapped under the view's secret (keyed.view_wrap),
+    # erased when the window closes; `fetched` has bit n-1 set once photo n was fetched.
+    window_open = models.BooleanField(default=False)
+    fetch_until = models.DateTimeField(null=True, blank=True)
+    fetch_key = models.BinaryField(max_length=128, null=True, blank=True, editable=False)
+    fetched = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["viewed_at"]
+        indexes = [
+            models.Index(
+                fields=["fetch_until"], condition=Q(window_open=True), name="open_window_idx"
+            )
+        ]
 
 
 class ReportReason(models.TextChoices):

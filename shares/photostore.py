@@ -18,6 +18,7 @@ bucket or a temporary file. Shares created before encryption have plain objects,
 with secret=None until they end.
 """
 
+import io
 import logging
 import os
 import secrets
@@ -256,6 +257,16 @@ class _Opener:
         return plain
 
 
+def unseal(sealed: bytes, *, secret: bytes, key: str) -> bytes:
+    """seal's `data` back, from its sealed bytes held in memory (a share's note); raises
+    PhotoDamaged for bytes that are not exactly what seal wrote under this secret and key."""
+    opener = _Opener(io.BytesIO(bytes(sealed)), secret=secret, key=key)
+    parts = []
+    while not opener.finished:
+        parts.append(opener.next_chunk())
+    return b"".join(parts)
+
+
 def _read_exact(stream, size: int) -> bytes:
     """`size` bytes, or fewer only at the end of the stream (reads may come back short)."""
     data = stream.read(size)
@@ -364,6 +375,36 @@ def open_photo(key: str, *, secret: bytes | None) -> PhotoBody:
         raise StorageUnavailable(describe(exc)) from exc
     except (OSError, BotoCoreError) as exc:
         raise StorageUnavailable(describe(exc)) from exc
+
+
+def sealed_size(size: int) -> int:
+    """How many bytes seal() writes for `size` plain bytes."""
+    chunks = max(size - 1, 0) // CHUNK + 1
+    return _PREFIX.size + _HEADER_BYTES + size + chunks * _TAG_BYTES
+
+
+def check_present(sizes: dict[str, int | None]) -> None:
+    """Make sure each object ({key: its sealed size, or None when not known}) is in the
+    store, with that size, without reading it: one HEAD each on S3, a stat in a folder.
+    Raises PhotoMissing, PhotoDamaged (another size: cut short or replaced) or
+    StorageUnavailable. An album's view checks its photos so before it is spent."""
+    bucket = _s3()
+    for key, expected in sizes.items():
+        try:
+            if bucket is not None:
+                size = bucket.client.head_object(Bucket=bucket.name, Key=key)["ContentLength"]
+            else:
+                size = default_storage.size(key)
+        except FileNotFoundError:
+            raise PhotoMissing(key) from None
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
+                raise PhotoMissing(key) from None
+            raise StorageUnavailable(describe(exc)) from exc
+        except (OSError, BotoCoreError) as exc:
+            raise StorageUnavailable(describe(exc)) from exc
+        if expected is not None and size != expected:
+            raise PhotoDamaged(f"{size} bytes where {expected} were stored")
 
 
 def check() -> None:

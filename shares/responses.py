@@ -43,7 +43,14 @@ ERROR_CODES = {
     "not_found": (404, "No share at this link or manage link, or nothing at this address."),
     "method_not_allowed": (405, "This address does not take this method (see Allow)."),
     "gone": (410, "The share ended; reason says why (viewed, expired, revoked, pin, ...)."),
-    "too_large": (413, "The upload is over SEEN_MAX_UPLOAD_BYTES."),
+    "too_large": (413, "A photo is over SEEN_MAX_UPLOAD_BYTES; photo says which (1, 2, ...)."),
+    "share_too_large": (413, "The photos together are over SEEN_MAX_SHARE_BYTES."),
+    "too_many_photos": (400, "More photos than SEEN_MAX_PHOTOS in one share."),
+    "invalid_note": (400, "The note is over 1,000 characters."),
+    "invalid_viewer_can_end": (400, "viewer_can_end is not true or false."),
+    "confirm_required": (400, "Ending a share as a viewer needs confirm=true."),
+    "end_not_allowed": (403, "This share's sender did not let viewers end it."),
+    "photo_fetched": (410, "A one-time photo address already used, or its window closed."),
     "rate_limited": (429, "Too many requests; limit says which, retry_after how long to wait."),
     "server_error": (500, "Something failed on the server."),
     "storage_unavailable": (503, "The photo store cannot be reached; nothing was spent."),
@@ -101,6 +108,9 @@ _GONE_MESSAGES = {
     EndReason.REMOVED: gettext_lazy("This photo was removed by a moderator."),
     EndReason.MISSING: gettext_lazy("This photo is no longer available."),
     EndReason.DAMAGED: gettext_lazy("This photo is no longer available."),
+    EndReason.VIEWER: gettext_lazy(
+        "A viewer ended this share when they were done, and its photos have been deleted."
+    ),
 }
 
 
@@ -200,6 +210,26 @@ def too_large_message() -> str:
     return gettext("The photo is too large: the limit is %(megabytes)s MB.") % {
         "megabytes": f"{megabytes:g}"
     }
+
+
+def share_too_large_message() -> str:
+    megabytes = settings.SEEN_MAX_SHARE_BYTES / (1024 * 1024)
+    return gettext(
+        "The photos are too large together: the limit for one share is %(megabytes)s MB. "
+        "Nothing was saved."
+    ) % {"megabytes": f"{megabytes:g}"}
+
+
+def too_many_photos(request: HttpRequest) -> HttpResponse:
+    limit = settings.SEEN_MAX_PHOTOS
+    message = ngettext(
+        "Photo %(position)s is one too many: a share holds up to %(limit)s photo. "
+        "Nothing was saved.",
+        "Photo %(position)s is one too many: a share holds up to %(limit)s photos. "
+        "Nothing was saved.",
+        limit,
+    ) % {"position": limit + 1, "limit": limit}
+    return error_response(request, 400, message, code="too_many_photos", photo=limit + 1)
 
 
 # --- error handlers (seen/urls.py, CSRF_FAILURE_VIEW) ---------------------------------------

@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import services
-from .forms import PinForm, ReportForm, ShareForm
+from .forms import EndForm, PinForm, ReportForm, ShareForm
 from .models import EndReason, Share
 from .ratelimits import PinAttempts, PinGuessing, client_ip, pin_guessing_limited, rate_limited
 from .responses import (
@@ -27,7 +27,7 @@ from .responses import (
     too_many_requests,
     wants_json,
 )
-from .uploads import UploadRejected, create_from_request, share_links
+from .uploads import UploadRejected, absolute_url, create_from_request, share_links
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
@@ -43,7 +43,18 @@ def upload(request: HttpRequest) -> HttpResponse:
     except UploadRejected as exc:
         context = {"form": exc.form or ShareForm(), "error": exc.message}
         return render(request, "shares/upload.html", context, status=exc.status)
-    context = {**share_links(request, created), "share": created.share}
+    context = {
+        **share_links(request, created),
+        "share": created.share,
+        # The names the sender's files had, for this page only: they are never stored.
+        "photos": [
+            {"position": position, "name": upload.name, "removed_metadata": list(words)}
+            for position, (upload, words) in enumerate(
+                zip(request.FILES.getlist("photo"), created.removed_metadata, strict=True),
+                start=1,
+            )
+        ],
+    }
     return render(request, "shares/created.html", context, status=201)
 
 
@@ -73,7 +84,8 @@ def _share_page(request: HttpRequest, token: str) -> HttpResponse:
         return render_gone(request, exc.share.over_reason)
     except services.ShareSuspended:
         return render_suspended(request)
-    return render(request, "shares/open.html", {"share": share})
+    context = {"share": share, "opened_times": services.share_opened_times(share)}
+    return render(request, "shares/open.html", context)
 
 
 def _share_view(request: HttpRequest, token: str) -> HttpResponse:
@@ -105,13 +117,128 @@ def _share_view(request: HttpRequest, token: str) -> HttpResponse:
         return render_gone(request, EndReason.MISSING)
     except services.StorageUnavailable:
         return storage_unavailable(request)
-    response = FileResponse(viewed.stream, content_type=viewed.content_type)
-    response.block_size = 64 * 1024
-    response["Content-Length"] = str(viewed.size_bytes)
-    response["Content-Disposition"] = "inline"
+    if isinstance(viewed, services.ViewedAlbum):
+        return _album(request, viewed)
+    response = _photo_response(viewed.stream, viewed.content_type, viewed.size_bytes)
     remaining = viewed.views_remaining
     response["Seen-Views-Remaining"] = "unlimited" if remaining is None else str(remaining)
+    if viewed.view_secret:
+        response["Seen-End-Url"] = _end_path(viewed.view_secret)
     return response
+
+
+def _photo_response(stream, content_type: str, size: int) -> FileResponse:
+    """A photo's bytes, whole: never a part of them (Range is not honoured: see README,
+    "What counts as a view")."""
+    response = FileResponse(stream, content_type=content_type)
+    response.block_size = 64 * 1024
+    response["Content-Length"] = str(size)
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+def _end_path(view_secret: str) -> str:
+    return f"/v/{view_secret}/done"
+
+
+def _album(request: HttpRequest, viewed: services.ViewedAlbum) -> HttpResponse:
+    """An album's view: its note and one address per photo, each good for one fetch until
+    the window closes. JSON for scripts (and the page's own script), a page without it."""
+    photos = [
+        {
+            "url": absolute_url(request, f"/v/{viewed.view_secret}/{photo.position}"),
+            "position": photo.position,
+            "content_type": photo.content_type,
+            "size": photo.size_bytes,
+            "width": photo.width,
+            "height": photo.height,
+        }
+        for photo in viewed.photos
+    ]
+    end_url = _end_path(viewed.view_secret) if viewed.can_end else None
+    if wants_json(request):
+        remaining = viewed.views_remaining
+        return JsonResponse(
+            {
+                "note": viewed.note,
+                "photos": [{k: v for k, v in p.items() if k != "position"} for p in photos],
+                "fetch_until": viewed.fetch_until.isoformat().replace("+00:00", "Z"),
+                "views_remaining": remaining,
+                "can_end": viewed.can_end,
+                "end_url": end_url,
+            }
+        )
+    context = {
+        "share": services.share_by_id(share_id=viewed.share_id),
+        "note": viewed.note,
+        "photos": photos,
+        "fetch_until": viewed.fetch_until,
+        "views_remaining": viewed.views_remaining,
+        "prevent_download": viewed.prevent_download,
+        "can_end": viewed.can_end,
+        "end_url": end_url,
+    }
+    return render(request, "shares/album.html", context)
+
+
+@csrf_exempt  # the view's secret is the capability
+@never_cache
+@require_http_methods(["GET"])
+def photo(request: HttpRequest, secret: str, position: int) -> HttpResponse:
+    """One photo of an album's view, once (GET /v/<secret>/<n>): never a view itself, and
+    not counted against the views rate limit (the view that made the address was)."""
+    if not _valid_token(secret):
+        return page_not_found(request)
+    try:
+        fetched = services.photo_fetch(view_secret=secret, position=position)
+    except services.ShareNotFound:
+        return page_not_found(request)
+    except services.PhotoFetched:
+        return error_response(
+            request,
+            410,
+            gettext(
+                "This photo was already shown, or its time to load has passed: each photo "
+                "of a view loads once. Open the link again to see it (if views are left)."
+            ),
+            code="photo_fetched",
+        )
+    except services.PhotoDamaged:
+        return render_gone(request, EndReason.DAMAGED)
+    except services.PhotoMissing:
+        return render_gone(request, EndReason.MISSING)
+    except services.StorageUnavailable:
+        return storage_unavailable(request)
+    return _photo_response(fetched.stream, fetched.content_type, fetched.size_bytes)
+
+
+@csrf_exempt  # the view's secret is the capability
+@never_cache
+@require_POST
+@rate_limited("manage")
+def done(request: HttpRequest, secret: str) -> HttpResponse:
+    """ "I'm done, delete it now" (POST /v/<secret>/done, confirm=true)."""
+    if not _valid_token(secret):
+        return page_not_found(request)
+    form = EndForm(request.POST)
+    if not form.is_valid():
+        message = " ".join(str(m) for errors in form.errors.values() for m in errors)
+        return error_response(request, 400, message, code="confirm_required")
+    try:
+        share = services.share_end_by_viewer(view_secret=secret)
+    except services.ShareNotFound:
+        return page_not_found(request)
+    except services.EndNotAllowed:
+        return error_response(
+            request,
+            403,
+            gettext("The sender did not let viewers delete this share; it ends by itself."),
+            code="end_not_allowed",
+        )
+    if wants_json(request):
+        return JsonResponse({"status": share.status, "end_reason": share.end_reason})
+    message = gettext("Done: the photos are deleted, and this link no longer works.")
+    return render(request, "shares/gone.html", {"message": message, "reason": "viewer"})
 
 
 PIN_REQUIRED_MESSAGE = gettext_lazy(

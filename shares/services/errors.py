@@ -5,7 +5,10 @@ from ..models import Share
 from ..photostore import PhotoDamaged, PhotoMissing, StorageUnavailable
 
 __all__ = [
+    "EndNotAllowed",
     "PhotoDamaged",
+    "PhotoFetched",
+    "PhotoRefused",
     "PhotoMissing",
     "PinRequired",
     "PreviewRefused",
@@ -51,3 +54,21 @@ class ShareSuspended(Exception):
 
 class PreviewRefused(Exception):
     pass
+
+
+class PhotoRefused(Exception):
+    """One photo of an upload is refused (images.InvalidPhoto in `error`); `position` says
+    which (1, 2, …). Nothing of the upload was stored."""
+
+    def __init__(self, position: int, error: Exception):
+        super().__init__(f"photo {position}: {error}")
+        self.position = position
+        self.error = error
+
+
+class PhotoFetched(Exception):
+    """A one-time photo address that was already used, or whose window has closed."""
+
+
+class EndNotAllowed(Exception):
+    """A viewer asked to end an unlimited share whose sender did not allow it."""

@@ -28,9 +28,10 @@ from .lifecycle import (
     PinAttempts,
     _lock,
     _purged,
+    key_material_erase,
     open_share_photo,
-    photos_delete,
     pin_check,
+    share_photos_delete,
     share_secret,
     shred_expired,
 )
@@ -201,12 +202,12 @@ def shares_remove(*, share_ids: Iterable[int], actor: AbstractBaseUser) -> Share
             share.ended_at, share.end_reason = now, EndReason.REMOVED
         # Crypto-shredding, in the same transaction: from its commit on, nothing opens
         # these photos, even where a delete does not reach.
-        Share.objects.filter(pk__in=found, key_salt__isnull=False).update(key_salt=None)
-        Report.objects.filter(share_id__in=found, wrapped_key__isnull=False).update(
-            wrapped_key=None
-        )
+        key_material_erase(Share.objects.filter(pk__in=found))
+        # Closing their open fetch windows gave back those windows' holds on the photos.
+        streams_open = dict(Share.objects.filter(pk__in=found).values_list("pk", "streams_open"))
         for share in shares:
             share.key_salt = None
+            share.streams_open = streams_open[share.pk]
 
         open_reports = Report.objects.filter(share_id__in=found, status=ReportStatus.OPEN)
         actioned = dict(
@@ -225,13 +226,13 @@ def shares_remove(*, share_ids: Iterable[int], actor: AbstractBaseUser) -> Share
             )
         ModerationEvent.objects.bulk_create(events)
 
-        photos = {
-            share.pk: share.photo_key
+        deletable = [
+            share.pk
             for share in shares
             if share.photo_deleted_at is None and not share.streams_open
-        }
-        if photos:
-            transaction.on_commit(lambda: photos_delete(photo_keys=photos))
+        ]
+        if deletable:
+            transaction.on_commit(lambda: share_photos_delete(share_ids=deletable))
     return SharesRemoved(
         removed=tuple(shares),
         purged=tuple(sorted(set(wanted) - set(found))),
@@ -293,9 +294,11 @@ def preview_refusal(share: Share) -> str | None:
     return None
 
 
-def moderation_preview(*, share_id: int, actor: AbstractBaseUser) -> PreviewPhoto:
-    """Open a reported share's photo for a moderator, with the key a report carries.
-    Spends no view and deletes nothing; every preview is recorded.
+def moderation_preview(
+    *, share_id: int, actor: AbstractBaseUser, position: int = 1
+) -> PreviewPhoto:
+    """Open one photo (position 1, 2, …) of a reported share for a moderator, with the key
+    a report carries. Spends no view and deletes nothing; every preview is recorded.
 
     Raises PreviewRefused for a share nobody reported (no key exists for it here) or whose
     reports carry no key, ShareGone once the share is over (its key material is erased),
@@ -317,14 +320,18 @@ def moderation_preview(*, share_id: int, actor: AbstractBaseUser) -> PreviewPhot
         note = str(refusal)
         _record(actor=actor, action=ModerationAction.PREVIEW_REFUSED, share=share, note=note)
         raise PreviewRefused(note)
-    body = open_share_photo(share, secret=secret)
+    photo = share.photos.filter(position=position).first()
+    if photo is None:
+        raise ShareNotFound
+    body = open_share_photo(share, photo, secret=secret)
     try:
-        _record(actor=actor, action=ModerationAction.PREVIEWED, share=share)
+        note = f"photo {position} of {share.photo_count}"
+        _record(actor=actor, action=ModerationAction.PREVIEWED, share=share, note=note)
     except BaseException:
         body.close()
         raise
     return PreviewPhoto(
-        stream=PhotoStream(body), content_type=share.content_type, size_bytes=share.size_bytes
+        stream=PhotoStream(body), content_type=photo.content_type, size_bytes=photo.size_bytes
     )
 
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from .. import counters, photostore
-from ..models import Report, Share
-from .lifecycle import PHOTO_PREFIX
+from ..models import Photo, Share
+from .lifecycle import PHOTO_PREFIX, key_material_erase, photo_keys_of, windows_expired_close
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ def _purge_preview() -> PurgeResult:
     rows = _purgeable()
     return PurgeResult(
         shares=rows.count(),
-        objects=rows.filter(photo_deleted_at__isnull=True).count(),
+        objects=rows.filter(photo_deleted_at__isnull=True).aggregate(n=Sum("photo_count"))["n"]
+        or 0,
         failed=0,
     )
 
@@ -85,46 +86,49 @@ def _purge_preview() -> PurgeResult:
 def _shred_over() -> int:
     """Erase the key material of every share that is over and still has some (an expiry
     nobody has requested since): first thing, in one transaction, so that a share whose
-    object cannot be deleted now is unreadable all the same."""
+    objects cannot be deleted now are unreadable all the same."""
     with transaction.atomic():
-        over = Share.objects.over().filter(key_salt__isnull=False)
-        Report.objects.filter(share__in=over, wrapped_key__isnull=False).update(wrapped_key=None)
-        return over.update(key_salt=None)
+        return key_material_erase(Share.objects.over().filter(key_salt__isnull=False))
 
 
 def _purge_shares(*, batch_size: int) -> PurgeResult:
     _shred_over()
+    # Windows whose time is up give back their hold on a last view's photos first.
+    windows_expired_close()
     purged = objects = failed = 0
     last_pk = 0
     while True:
-        # Claim up to one DeleteObjects request's worth of rows, batch_size at a time.
-        # Rows, not photos still to delete: after a last view the photo is already gone,
-        # and counting photos would claim a whole backlog of such rows into memory (and
-        # past PURGE_CLAIM) before deleting anything.
+        # Claim up to one DeleteObjects request's worth of objects (an album counts each
+        # of its photos), batch_size rows at a time, and never more rows than that either:
+        # after a last view the photos are already gone, and counting only objects would
+        # claim a whole backlog of such rows into memory (and past PURGE_CLAIM).
         claimed: list[Share] = []
-        while len(claimed) < DELETE_OBJECTS_MAX:
+        pending = 0
+        while pending < DELETE_OBJECTS_MAX and len(claimed) < DELETE_OBJECTS_MAX:
             limit = min(batch_size, DELETE_OBJECTS_MAX - len(claimed))
             batch = _purge_claim(after_pk=last_pk, limit=limit)
             if not batch:
                 break
             last_pk = batch[-1].pk
             claimed += batch
+            pending += sum(s.photo_count for s in batch if s.photo_deleted_at is None)
         if not claimed:
             break
 
         # No transaction is open here: the claim keeps other purges away instead of a lock.
-        to_delete = [share for share in claimed if share.photo_deleted_at is None]
-        errors = photostore.delete_many([share.photo_key for share in to_delete])
+        keys = photo_keys_of(share.pk for share in claimed if share.photo_deleted_at is None)
+        errors = photostore.delete_many([key for share_keys in keys.values() for key in share_keys])
         by_error: dict[str, list[int]] = {}
-        for share in to_delete:
-            if share.photo_key in errors:
-                log.warning(
-                    "could not delete the photo of share %s (%s): %s",
-                    share.pk,
-                    share.photo_key,
-                    errors[share.photo_key],
-                )
-                by_error.setdefault(errors[share.photo_key][:500], []).append(share.pk)
+        failed_shares = set()
+        for share_id, share_keys in keys.items():
+            for key in share_keys:
+                if key in errors:
+                    log.warning(
+                        "could not delete a photo of share %s (%s): %s", share_id, key, errors[key]
+                    )
+                    by_error.setdefault(errors[key][:500], []).append(share_id)
+                    failed_shares.add(share_id)
+                    break
         for error, share_ids in by_error.items():
             Share.objects.filter(pk__in=share_ids).update(
                 delete_failures=F("delete_failures") + 1,
@@ -132,9 +136,9 @@ def _purge_shares(*, batch_size: int) -> PurgeResult:
                 purge_claimed_until=None,
             )
         failed += len(errors)
-        objects += len(to_delete) - len(errors)
+        objects += sum(len(share_keys) for share_keys in keys.values()) - len(errors)
 
-        gone = [share.pk for share in claimed if share.photo_key not in errors]
+        gone = [share.pk for share in claimed if share.pk not in failed_shares]
         for start in range(0, len(gone), batch_size):
             chunk = gone[start : start + batch_size]
             _count, per_model = Share.objects.filter(pk__in=chunk).delete()
@@ -154,7 +158,7 @@ def _purge_claim(*, after_pk: int, limit: int) -> list[Share]:
             .filter(Q(purge_claimed_until__isnull=True) | Q(purge_claimed_until__lt=now))
             .order_by("pk")
             .select_for_update(skip_locked=True)
-            .only("pk", "photo_key", "photo_deleted_at")[:limit]
+            .only("pk", "photo_count", "photo_deleted_at")[:limit]
         )
         if batch:
             Share.objects.filter(pk__in=[share.pk for share in batch]).update(
@@ -184,9 +188,13 @@ def orphans_purge(*, dry_run: bool = False, min_age: timedelta = ORPHAN_MIN_AGE)
 
 def purge_candidates(*, orphans: bool = False) -> Iterator[str]:
     """What a purge would delete now, one line each (for purge --dry-run -v 2)."""
-    rows = _purgeable().order_by("pk").values_list("pk", "photo_key", "photo_deleted_at")
-    for share_id, key, photo_deleted_at in rows.iterator():
-        yield f"share {share_id}" if photo_deleted_at else f"share {share_id} and {key}"
+    rows = _purgeable().order_by("pk").values_list("pk", "photo_deleted_at")
+    for share_id, photo_deleted_at in rows.iterator():
+        if photo_deleted_at:
+            yield f"share {share_id}"
+        else:
+            keys = photo_keys_of([share_id]).get(share_id, [])
+            yield f"share {share_id} and {', '.join(keys)}"
     if orphans:
         for keys in _orphan_pages(older_than=timezone.now() - ORPHAN_MIN_AGE):
             yield from (f"orphan {key}" for key in keys)
@@ -194,9 +202,7 @@ def purge_candidates(*, orphans: bool = False) -> Iterator[str]:
 
 def _orphan_pages(*, older_than) -> Iterator[list[str]]:
     for keys in photostore.list_older_than(prefix=PHOTO_PREFIX, older_than=older_than):
-        referenced = set(
-            Share.objects.filter(photo_key__in=keys).values_list("photo_key", flat=True)
-        )
+        referenced = set(Photo.objects.filter(key__in=keys).values_list("key", flat=True))
         orphans = [key for key in keys if key not in referenced]
         if orphans:
             yield orphans

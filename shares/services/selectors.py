@@ -21,6 +21,10 @@ def share_by_token(*, token: str) -> Share | None:
     return Share.objects.filter(token_hash=token_hash(token)).first()
 
 
+def share_by_id(*, share_id: int) -> Share | None:
+    return Share.objects.filter(pk=share_id).first()
+
+
 def share_exists(*, token: str) -> bool:
     """Whether a link names a share that has not been purged."""
     return Share.objects.filter(token_hash=token_hash(token)).exists()
@@ -35,3 +39,9 @@ def share_for_manage(*, manage_token: str) -> ManagedShare | None:
     return ManagedShare(
         share=share, view_times=list(share.views.values_list("viewed_at", flat=True))
     )
+
+
+def share_opened_times(share: Share) -> list[datetime]:
+    """When the share's views were spent, oldest first: what its page tells the next
+    viewer ("It was opened once before, today at 10:02"). Times only, never who."""
+    return list(share.views.order_by("viewed_at").values_list("viewed_at", flat=True))

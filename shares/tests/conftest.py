@@ -130,14 +130,28 @@ def make_share(db):
     """Create a share through the service, as an upload would."""
     from shares import services
 
-    def make(*, views=1, expires_in=86400, pin="", prevent_download=False, photo=None):
-        data = photo if photo is not None else jpeg_bytes()
+    def make(
+        *,
+        views=1,
+        expires_in=86400,
+        pin="",
+        prevent_download=False,
+        photo=None,
+        photos=None,
+        note="",
+        viewer_can_end=False,
+    ):
+        """One photo (`photo`, bytes; a JPEG by default) or an album (`photos`, a list)."""
+        if photos is None:
+            photos = [photo if photo is not None else jpeg_bytes()]
         return services.share_create(
-            photo=io.BytesIO(data),
+            photos=[io.BytesIO(data) for data in photos],
             views=views,
             expires_in=expires_in,
             pin=pin,
             prevent_download=prevent_download,
+            note=note,
+            viewer_can_end=viewer_can_end,
         )
 
     return make

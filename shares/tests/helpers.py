@@ -101,21 +101,17 @@ def expired_rows(count: int, *, with_objects: bool = True) -> list:
     from django.utils import timezone
 
     from shares import services
-    from shares.models import Share, token_hash
+    from shares.models import Photo, Share, token_hash
 
     now = timezone.now()
-    rows = []
+    rows, keys = [], []
     for _ in range(count):
         key = f"{services.PHOTO_PREFIX}{secrets.token_hex(16)}.jpg"
+        keys.append(key)
         rows.append(
             Share(
                 token_hash=token_hash(secrets.token_urlsafe(24)),
                 manage_token_hash=token_hash(secrets.token_urlsafe(24)),
-                photo_key=key,
-                content_type="image/jpeg",
-                size_bytes=3,
-                width=1,
-                height=1,
                 view_limit=1,
                 created_at=now - timedelta(hours=2),
                 expires_at=now - timedelta(hours=1),
@@ -123,7 +119,20 @@ def expired_rows(count: int, *, with_objects: bool = True) -> list:
         )
         if with_objects:
             put_object(key, b"jpg")
-    return Share.objects.bulk_create(rows)
+    shares = Share.objects.bulk_create(rows)
+    Photo.objects.bulk_create(
+        Photo(
+            share=share,
+            position=1,
+            key=key,
+            content_type="image/jpeg",
+            size_bytes=3,
+            width=1,
+            height=1,
+        )
+        for share, key in zip(shares, keys, strict=True)
+    )
+    return shares
 
 
 def put_object(key: str, data: bytes) -> None:
@@ -180,7 +189,7 @@ def stored_photo(share, token: str) -> bytes:
 
     share.refresh_from_db()
     secret = photostore.photo_secret(token=token, salt=bytes(share.key_salt))
-    body = photostore.open_photo(share.photo_key, secret=secret)
+    body = photostore.open_photo(share.photos.get().key, secret=secret)
     try:
         return b"".join(iter(lambda: body.read(1 << 16), b""))
     finally:

@@ -29,7 +29,16 @@ def test_it_creates_a_share_and_answers_201_with_the_contract(client):
     response = upload(client, photo=jpeg_file(), views="3")
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"url", "manage_url", "views", "expires_at", "removed_metadata"}
+    assert set(body) == {
+        "url",
+        "manage_url",
+        "views",
+        "expires_at",
+        "removed_metadata",
+        "photos",
+        "note",
+        "viewer_can_end",
+    }
     assert body["url"].startswith("http://testserver/s/")
     assert body["manage_url"].startswith("http://testserver/m/")
     assert body["views"] == 3
@@ -39,7 +48,7 @@ def test_it_creates_a_share_and_answers_201_with_the_contract(client):
         and "no-store" in response["Cache-Control"]
     )
     share = Share.objects.get()
-    assert (share.view_limit, share.content_type) == (3, "image/jpeg")
+    assert (share.view_limit, share.photos.get().content_type) == (3, "image/jpeg")
 
 
 def test_the_answer_says_what_was_removed_from_the_photo_as_the_page_does(client):
@@ -86,7 +95,7 @@ def test_unlimited_is_views_0(client):
 def test_content_type_comes_from_the_decoded_photo_not_the_upload(client):
     photo = SimpleUploadedFile("holiday.jpg", png_bytes(), content_type="image/jpeg")
     assert upload(client, photo=photo).status_code == 201
-    assert Share.objects.get().content_type == "image/png"
+    assert Share.objects.get().photos.get().content_type == "image/png"
 
 
 @pytest.mark.parametrize(
@@ -137,7 +146,7 @@ def test_a_file_over_the_limit_gets_413_and_leaves_nothing(client, settings):
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(client, settings):
-    settings.SEEN_MAX_UPLOAD_BYTES = 2048
+    settings.SEEN_MAX_SHARE_BYTES = 2048
     response = client.generic(
         "POST",
         "/api/shares",

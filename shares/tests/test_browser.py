@@ -356,7 +356,7 @@ def test_a_pasted_photo_is_taken_with_a_visible_confirmation(open_context, site,
     expect(page.locator("#preview img")).to_be_visible()
     page.get_by_role("button", name="Create link").click()
     expect(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
-    assert Share.objects.get().content_type == "image/png"
+    assert Share.objects.get().photos.get().content_type == "image/png"
 
 
 def test_a_file_too_large_or_not_a_photo_is_refused_at_once(open_context, site, tmp_path, settings):
@@ -409,7 +409,7 @@ def test_an_iphone_heic_photo_is_taken_even_where_the_browser_cannot_preview_it(
     )
     page.get_by_role("button", name="Create link").click()
     expect(page.get_by_role("heading", name="Your link is ready")).to_be_visible()
-    assert Share.objects.get().content_type == "image/jpeg"
+    assert Share.objects.get().photos.get().content_type == "image/jpeg"
 
 
 def test_the_servers_refusal_shows_inline_and_keeps_the_chosen_photo(

@@ -190,7 +190,7 @@ def assert_nothing_readable(created: dict[str, tuple], originals: dict[str, byte
     dump = database_dump()
     for name, (share_created, _served_bytes) in created.items():
         share = Share.objects.get(pk=share_created.share.pk)
-        stored = raw(share.photo_key)
+        stored = raw(share.photos.get().key)
         secret = photostore.photo_secret(token=share_created.token, salt=bytes(share.key_salt))
         for where, blob in (("object", stored), ("database", dump)):
             assert share_created.token.encode() not in blob, (name, where)
@@ -212,7 +212,7 @@ def make_every_format(client) -> tuple[dict, dict]:
     for name, make in FORMATS.items():
         originals[name] = make()
         share_created = services.share_create(
-            photo=io.BytesIO(originals[name]), views=3, expires_in=86400
+            photos=[io.BytesIO(originals[name])], views=3, expires_in=86400
         )
         response = view(client, share_created.token)
         assert response.status_code == 200, name
@@ -262,7 +262,7 @@ def test_the_upload_writes_only_sealed_bytes_even_to_temporary_files(
     share = Share.objects.get()
     files = [path for path in written if "photos" in path or "tmp" in path]
     assert files and all(path.startswith(str(local_storage)) for path in files), files
-    assert raw(share.photo_key)[:4] == b"SEEN"
+    assert raw(share.photos.get().key)[:4] == b"SEEN"
 
 
 def _spy_os_open(written, real):
@@ -338,9 +338,9 @@ def test_once_a_share_ends_the_link_and_a_copy_of_its_object_open_nothing(
     report_with_key(created.token, pin="4821" if ending == "PIN lockout" else "")
     share = Share.objects.get()
     salt = bytes(share.key_salt)
-    copy = raw(share.photo_key)  # a backup, an old version, a replica
+    copy = raw(share.photos.get().key)  # a backup, an old version, a replica
     secret = photostore.photo_secret(token=created.token, salt=salt)
-    assert sealed_body(copy, secret=secret, key=share.photo_key)[:2] == b"\xff\xd8"
+    assert sealed_body(copy, secret=secret, key=share.photos.get().key)[:2] == b"\xff\xd8"
 
     with django_capture_on_commit_callbacks(execute=True):
         ENDINGS[ending](client, created)
@@ -362,21 +362,21 @@ def test_once_a_share_ends_the_link_and_a_copy_of_its_object_open_nothing(
 
 
 def _flip_first_chunk(share, other):
-    data = bytearray(raw(share.photo_key))
+    data = bytearray(raw(share.photos.get().key))
     data[40] ^= 0x01
-    overwrite(share.photo_key, bytes(data))
+    overwrite(share.photos.get().key, bytes(data))
 
 
 def _truncate(share, other):
-    overwrite(share.photo_key, raw(share.photo_key)[:-20])
+    overwrite(share.photos.get().key, raw(share.photos.get().key)[:-20])
 
 
 def _swap(share, other):
-    overwrite(share.photo_key, raw(other.photo_key))
+    overwrite(share.photos.get().key, raw(other.photos.get().key))
 
 
 def _plain(share, other):
-    overwrite(share.photo_key, jpeg_photo())
+    overwrite(share.photos.get().key, jpeg_photo())
 
 
 @pytest.mark.parametrize("alter", [_flip_first_chunk, _truncate, _swap, _plain])
@@ -418,7 +418,7 @@ def test_damage_found_partway_cuts_the_connection_and_ends_the_share(tmp_path):
         assert created.status_code == 201
         token = created.json()["url"].rsplit("/", 1)[1]
         share = Share.objects.get()
-        path = tmp_path / "photos" / share.photo_key
+        path = tmp_path / "photos" / share.photos.get().key
         data = bytearray(path.read_bytes())
         assert len(data) > 3 * (CHUNK + 17)
         data[33 + 2 * (CHUNK + 17) + 10] ^= 0x01  # inside the third chunk
@@ -546,8 +546,8 @@ def plain_share(make_share, any_storage):
     created = make_share(views=3, photo=jpeg_photo(size=(90, 60)))
     share = Share.objects.get()
     secret = photostore.photo_secret(token=created.token, salt=bytes(share.key_salt))
-    photo = sealed_body(raw(share.photo_key), secret=secret, key=share.photo_key)
-    overwrite(share.photo_key, photo)
+    photo = sealed_body(raw(share.photos.get().key), secret=secret, key=share.photos.get().key)
+    overwrite(share.photos.get().key, photo)
     Share.objects.filter(pk=share.pk).update(encrypted=False, key_salt=None)
     return created, photo
 
@@ -557,7 +557,7 @@ def test_a_plain_share_from_before_still_views_purges_and_previews(
 ):
     created, photo = plain_share
     share = Share.objects.get()
-    assert raw(share.photo_key) == photo
+    assert raw(share.photos.get().key) == photo
     first = view(client, created.token)
     assert first.status_code == 200 and served(first) == photo
     report_with_key(created.token)

@@ -324,7 +324,7 @@ def test_the_share_list_puts_reported_shares_first_and_shows_no_secrets(
                 created.manage_token,
                 share.token_hash,
                 share.manage_token_hash,
-                share.photo_key,
+                share.photos.get().key,
             ):
                 assert secret not in page
 
@@ -367,7 +367,7 @@ def test_the_share_page_shows_facts_and_reports_but_no_hashes_and_is_read_only(
         share.token_hash,
         share.manage_token_hash,
         share.pin_hash,
-        share.photo_key,
+        share.photos.get().key,
         created.token,
     ):
         assert secret not in html
@@ -375,7 +375,12 @@ def test_the_share_page_shows_facts_and_reports_but_no_hashes_and_is_read_only(
 
     # Not even a superuser can edit a share or read its secrets.
     as_superuser = admin_client.get(f"/admin/shares/share/{share.pk}/change/").content.decode()
-    for secret in (share.token_hash, share.manage_token_hash, share.pin_hash, share.photo_key):
+    for secret in (
+        share.token_hash,
+        share.manage_token_hash,
+        share.pin_hash,
+        share.photos.get().key,
+    ):
         assert secret not in as_superuser
     assert 'name="views_used"' not in as_superuser and 'name="_save"' not in as_superuser
 
@@ -432,7 +437,7 @@ def test_preview_streams_the_photo_without_spending_a_view_and_is_recorded(
 
     share.refresh_from_db()
     assert share.views_used == 0 and share.views.count() == 0 and share.ended_at is None
-    assert stored_keys() == [share.photo_key]
+    assert stored_keys() == [share.photos.get().key]
     events = ModerationEvent.objects.filter(action=ModerationAction.PREVIEWED)
     assert events.count() == 2
     assert {(e.actor_id, e.actor_name, e.share_id) for e in events} == {
@@ -611,12 +616,12 @@ def test_removing_many_shares_is_one_transaction_and_one_delete_request(
     ) == sorted(ids)
     assert Report.objects.filter(status=ReportStatus.ACTIONED).count() == 5
     assert not Report.objects.filter(status=ReportStatus.OPEN).exists()
-    assert stored_keys() == [streaming.share.photo_key]
+    assert stored_keys() == [streaming.share.photos.get().key]
     assert shares.filter(photo_deleted_at__isnull=True).get().pk == streaming.share.pk
 
     # The viewer gets every byte; the last stream to close deletes the photo.
     rest = viewed.stream.read()
-    assert len(first + rest) == streaming.share.size_bytes
+    assert len(first + rest) == streaming.share.photos.get().size_bytes
     viewed.stream.close()
     assert stored_keys() == []
     assert not Share.objects.filter(photo_deleted_at__isnull=True).exists()
@@ -673,7 +678,7 @@ def test_removing_a_share_purged_meanwhile_says_so(
     assert "1 share was already purged" in page
     assert Share.objects.get().end_reason == EndReason.REMOVED
     assert ModerationEvent.objects.get().share_id == other.share.pk
-    assert stored_keys() == [victim.share.photo_key]  # an orphan now, for orphans_purge
+    assert stored_keys() == [victim.share.photos.get().key]  # an orphan now, for orphans_purge
 
 
 def test_removing_the_one_share_of_its_page_when_purged_meanwhile_says_so(

@@ -70,7 +70,7 @@ def test_purge_deletes_expired_and_ended_shares_and_leaves_live_ones(
     assert output.startswith("purged 2 shares, 1 objects, 0 failed, 0 orphans in ")
     assert output.rstrip().endswith(" s")
     assert list(Share.objects.values_list("pk", flat=True)) == [live.share.pk]
-    assert stored_keys() == [live.share.photo_key]
+    assert stored_keys() == [live.share.photos.get().key]
     assert expiring.share.pk not in Share.objects.values_list("pk", flat=True)
 
 
@@ -145,6 +145,7 @@ def test_it_claims_rows_with_skip_locked_and_marks_the_claim():
 )
 def test_a_row_locked_elsewhere_is_skipped_not_waited_for():
     locked, free = expired_rows(2)
+    free_key = free.photos.get().key
     holding, release = threading.Event(), threading.Event()
 
     def hold_lock():
@@ -169,8 +170,8 @@ def test_a_row_locked_elsewhere_is_skipped_not_waited_for():
     assert finished_while_locked, "purge waited on a row another transaction had locked"
     assert results[0].startswith("purged 1 shares, 1 objects, 0 failed")
     assert list(Share.objects.values_list("pk", flat=True)) == [locked.pk]
-    assert stored_keys() == [locked.photo_key]
-    assert free.photo_key not in stored_keys()
+    assert stored_keys() == [locked.photos.get().key]
+    assert free_key not in stored_keys()
 
 
 @pytest.mark.django_db(transaction=True)  # two threads, two connections
@@ -220,7 +221,7 @@ def test_a_photo_still_being_sent_is_kept_until_the_stream_ends_or_an_hour_passe
     Share.objects.update(ended_at=timezone.now(), end_reason=EndReason.VIEWED, streams_open=1)
 
     assert purge().startswith("purged 0 shares")
-    assert stored_keys() == [created.share.photo_key]
+    assert stored_keys() == [created.share.photos.get().key]
 
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
         assert purge().startswith("purged 1 shares, 1 objects")
@@ -245,7 +246,7 @@ def test_orphans_deletes_only_unreferenced_objects_older_than_an_hour(make_share
 
     assert output.startswith("purged 0 shares, 0 objects, 0 failed, 1 orphans in ")
     assert stored_keys() == sorted(
-        [live.share.photo_key, "photos/" + "b" * 32 + ".jpg", "elsewhere/not-a-photo.txt"]
+        [live.share.photos.get().key, "photos/" + "b" * 32 + ".jpg", "elsewhere/not-a-photo.txt"]
     )
     assert Share.objects.count() == 1
 
@@ -323,9 +324,9 @@ def test_dry_run_with_verbosity_2_lists_each_share_and_object_that_would_go(
     lines = output.splitlines()
     assert f"would delete share {ended.share.pk}" in lines  # its photo went when it ended
     assert f"would delete orphan {orphan}" in lines
-    assert not any(str(live.share.photo_key) in line for line in lines)
+    assert not any(str(live.share.photos.get().key) in line for line in lines)
     assert lines[-1].startswith("would purge 1 shares, 0 objects, 0 failed, 1 orphans in ")
-    assert stored_keys() == sorted([live.share.photo_key, orphan])
+    assert stored_keys() == sorted([live.share.photos.get().key, orphan])
     assert Share.objects.count() == 2
 
 

@@ -251,7 +251,7 @@ def test_upload_view_and_the_last_view_deletes_the_photo(live_server, s3):
 
 def test_a_missing_object_ends_the_share_with_410(live_server, s3, make_share):
     created = make_share(views=3)
-    s3.delete_object(Bucket=default_storage.bucket_name, Key=created.share.photo_key)
+    s3.delete_object(Bucket=default_storage.bucket_name, Key=created.share.photos.get().key)
 
     response = requests.post(f"{live_server.url}/s/{created.token}")
 
@@ -291,7 +291,7 @@ def test_purge_orphans_deletes_only_old_unreferenced_objects(s3, make_share, mon
     assert ", 1 orphans in " in purge("--orphans", "--dry-run")
     assert orphan in keys(s3)
     assert ", 1 orphans in " in purge("--orphans")
-    assert keys(s3) == [live.share.photo_key]
+    assert keys(s3) == [live.share.photos.get().key]
 
 
 def test_setup_bucket_creates_protects_and_is_idempotent(settings, s3, wire, wire_requests):

@@ -113,7 +113,7 @@ def wait_until_up(port: int, process: subprocess.Popen, log: Path) -> None:
 )
 def test_two_servers_serve_exactly_n_views_between_them(s3, tmp_path, collected_static):
     client, endpoint = s3
-    created = services.share_create(photo=io.BytesIO(jpeg_bytes()), views=5, expires_in=3600)
+    created = services.share_create(photos=[io.BytesIO(jpeg_bytes())], views=5, expires_in=3600)
     ports = [free_port(), free_port()]
     logs = [tmp_path / f"gunicorn-{port}.log" for port in ports]
     servers = [gunicorn(port, endpoint, log) for port, log in zip(ports, logs, strict=True)]

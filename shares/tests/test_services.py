@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from shares import services
-from shares.models import EndReason, Share, ShareView, token_hash
+from shares.models import EndReason, Photo, Share, ShareView, token_hash
 
 from .helpers import jpeg_bytes, stored_keys
 
@@ -24,7 +24,7 @@ def test_it_stores_the_photo_and_only_hashes_of_the_tokens(make_share):
     assert share.token_hash == token_hash(created.token)
     assert share.manage_token_hash == token_hash(created.manage_token)
     assert share.view_limit == 3
-    assert stored_keys() == [share.photo_key]
+    assert stored_keys() == [share.photos.get().key]
     assert len(created.token) >= 22  # at least 128 bits of token_urlsafe
 
 
@@ -166,7 +166,7 @@ def test_the_photo_stays_until_every_spent_view_has_been_delivered(make_share, a
 def test_a_missing_photo_ends_the_share_and_spends_nothing(make_share, s3):
     created = make_share(views=3)
     share = Share.objects.get()
-    s3.delete_object(Bucket="seen-test", Key=share.photo_key)
+    s3.delete_object(Bucket="seen-test", Key=share.photos.get().key)
     with pytest.raises(services.PhotoMissing):
         services.share_view(token=created.token)
     share = Share.objects.get()
@@ -193,7 +193,7 @@ def test_a_failed_upload_leaves_no_row(db, monkeypatch):
 
     monkeypatch.setattr("botocore.client.BaseClient._make_api_call", broken_save)
     with pytest.raises(services.StorageUnavailable):
-        services.share_create(photo=io.BytesIO(jpeg_bytes()), views=1, expires_in=86400)
+        services.share_create(photos=[io.BytesIO(jpeg_bytes())], views=1, expires_in=86400)
     assert Share.objects.count() == 0
 
 
@@ -201,10 +201,13 @@ def test_a_failed_insert_leaves_no_object(db, monkeypatch):
     def broken_create(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(Share.objects, "create", broken_create)
+    monkeypatch.setattr(Photo.objects, "bulk_create", broken_create)
     with pytest.raises(RuntimeError):
-        services.share_create(photo=io.BytesIO(jpeg_bytes()), views=1, expires_in=86400)
+        services.share_create(
+            photos=[io.BytesIO(jpeg_bytes()), io.BytesIO(jpeg_bytes())], views=1, expires_in=86400
+        )
     assert stored_keys() == []
+    assert Share.objects.count() == 0
 
 
 # --- a row that a concurrent purge deletes -------------------------------------------------
@@ -220,7 +223,7 @@ def purged_while_opening(monkeypatch):
 
     def open_then_purge(key, **kwargs):
         body = open_photo(key, **kwargs)
-        Share.objects.filter(photo_key=key).delete()
+        Share.objects.filter(photos__key=key).delete()
         return body
 
     monkeypatch.setattr(photostore, "open_photo", open_then_purge)
@@ -308,9 +311,9 @@ def test_a_view_being_sent_when_the_share_ends_gets_every_byte_then_the_photo_go
 
     share = Share.objects.get()
     assert share.ended_at is not None
-    assert stored_keys() == [share.photo_key]  # still there: a view is being sent
+    assert stored_keys() == [share.photos.get().key]  # still there: a view is being sent
     rest = viewed.stream.read()
-    assert len(first + rest) == share.size_bytes
+    assert len(first + rest) == share.photos.get().size_bytes
     viewed.stream.close()
     assert stored_keys() == []
     assert Share.objects.get().photo_deleted_at is not None

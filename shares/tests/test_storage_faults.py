@@ -163,7 +163,7 @@ def test_a_failed_delete_after_the_last_view_still_serves_the_photo_and_purge_re
     live_server, make_share, faults, caplog
 ):
     created = make_share(views=1)
-    key = created.share.photo_key
+    key = created.share.photos.get().key
     photo = stored_photo(created.share, created.token)
     faults.failing.add("DeleteObjects")  # the last view deletes with DeleteObjects too
 
@@ -203,7 +203,7 @@ def test_a_failed_delete_after_the_last_view_still_serves_the_photo_and_purge_re
 def test_objects_s3_refuses_to_delete_keep_their_rows_and_are_retried(make_share, faults, caplog):
     refused = make_share(expires_in=3600)
     deleted = make_share(expires_in=3600)
-    faults.refused_keys.add(refused.share.photo_key)
+    faults.refused_keys.add(refused.share.photos.get().key)
 
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
         out = StringIO()
@@ -215,7 +215,8 @@ def test_objects_s3_refuses_to_delete_keep_their_rows_and_are_retried(make_share
         assert failed.value.returncode == 1
         assert out.getvalue().startswith("purged 1 shares, 1 objects, 1 failed")
         assert (
-            f"could not delete the photo of share {refused.share.pk} ({refused.share.photo_key}): "
+            f"could not delete a photo of share {refused.share.pk} "
+            f"({refused.share.photos.get().key}): "
             "AccessDenied: Access Denied"
         ) in caplog.text
         kept = Share.objects.get()
@@ -223,8 +224,8 @@ def test_objects_s3_refuses_to_delete_keep_their_rows_and_are_retried(make_share
         assert kept.delete_failures == 1
         assert kept.last_delete_error == "AccessDenied: Access Denied"
         assert kept.purge_claimed_until is None  # the next run may take it at once
-        assert stored_keys() == [refused.share.photo_key]
-        assert deleted.share.photo_key not in stored_keys()
+        assert stored_keys() == [refused.share.photos.get().key]
+        assert deleted.share.photos.get().key not in stored_keys()
 
         faults.heal()
         assert purge().startswith("purged 1 shares, 1 objects, 0 failed")
@@ -237,7 +238,7 @@ def test_objects_s3_refuses_to_delete_keep_their_rows_and_are_retried(make_share
 
 def test_a_share_whose_photo_is_missing_ends_with_410_not_500(live_server, make_share, any_storage):
     created = make_share(views=3)
-    default_storage.delete(created.share.photo_key)
+    default_storage.delete(created.share.photos.get().key)
 
     response = requests.post(f"{live_server.url}/s/{created.token}")
 
@@ -300,7 +301,7 @@ def test_the_database_unavailable_answers_503_without_a_traceback(
     monkeypatch.undo()
     # Nothing was spent, and the upload that could not be recorded left no object.
     assert Share.objects.get().views_used == 0
-    assert stored_keys() == [created.share.photo_key]
+    assert stored_keys() == [created.share.photos.get().key]
 
 
 # --- a crash between upload and insert ------------------------------------------------------
@@ -315,7 +316,7 @@ def die(**fields):
     os._exit(9)  # killed: no except, no finally, no cleanup
 
 Share.objects.create = die
-services.share_create(photo=sys.stdin.buffer, views=1, expires_in=86400)
+services.share_create(photos=[sys.stdin.buffer], views=1, expires_in=86400)
 """
 
 

@@ -41,7 +41,7 @@ def assert_unreadable(s3, key: str, version: str) -> None:
 
 def test_the_last_view_deletes_every_version(client, versioned, make_share):
     created = make_share(views=1)
-    key = created.share.photo_key
+    key = created.share.photos.get().key
     version = uploaded_version(versioned, key)
     response = client.post(f"/s/{created.token}")
     assert response.status_code == 200
@@ -58,7 +58,7 @@ def test_revoking_deletes_every_version(
     client, versioned, make_share, django_capture_on_commit_callbacks
 ):
     created = make_share(views=3)
-    key = created.share.photo_key
+    key = created.share.photos.get().key
     version = uploaded_version(versioned, key)
     with django_capture_on_commit_callbacks(execute=True):
         assert client.delete(f"/m/{created.manage_token}").status_code == 200
@@ -69,7 +69,7 @@ def test_five_wrong_pins_delete_every_version(
     client, versioned, make_share, django_capture_on_commit_callbacks
 ):
     created = make_share(views=3, pin="4821")
-    key = created.share.photo_key
+    key = created.share.photos.get().key
     version = uploaded_version(versioned, key)
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(5):
@@ -81,10 +81,10 @@ def test_five_wrong_pins_delete_every_version(
 def test_purge_deletes_every_version_of_expired_photos(versioned, make_share, time_machine):
     created = [make_share(views=1, expires_in=3600) for _ in range(3)]
     versions = [
-        (c.share.photo_key, v)
+        (c.share.photos.get().key, v)
         for c in created
         for k, v in every_version(versioned)
-        if k == c.share.photo_key
+        if k == c.share.photos.get().key
     ]
     assert len(versions) == 3
     time_machine.move_to(created[0].share.expires_at + services.STREAM_GRACE)
@@ -106,5 +106,5 @@ def test_an_unversioned_bucket_needs_no_listing_of_versions(s3, make_share, monk
         return real(self, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", counting)
-    assert photostore.delete_many([created.share.photo_key]) == {}
+    assert photostore.delete_many([created.share.photos.get().key]) == {}
     assert calls == ["DeleteObjects"]

@@ -189,7 +189,7 @@ def test_a_repeated_delete_answers_the_same_until_purge_removes_the_share(client
 
 def test_the_photo_folder_has_no_url(client, make_share, local_storage):
     make_share()
-    key = Share.objects.get().photo_key
+    key = Share.objects.get().photos.get().key
     assert client.get(f"/{key}").status_code == 404
     assert client.get(f"/media/{key}").status_code == 404
 
