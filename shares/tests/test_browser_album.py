@@ -632,3 +632,32 @@ def test_the_album_flow_works_with_javascript_turned_off(
     again = viewer.goto(share_url)
     assert again.status == 410
     expect(viewer.locator("main")).to_contain_text("A viewer ended this link")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots_of_the_album_pages_on_a_phone(
+    open_context, site, tmp_path, make_share, screenshot_dir, scheme
+):
+    options = {"viewport": PHONE, "color_scheme": scheme, "device_scale_factor": 2}
+    page = open_context(**options, is_mobile=True, has_touch=True).new_page()
+    prefix = screenshot_dir / f"album-phone-{scheme}"
+    page.goto(site + "/")
+    page.locator("#id_photo").set_input_files(album_files(tmp_path, 3))
+    expect(page.locator("#preview-list li")).to_have_count(3)
+    page.get_by_label("Note").fill(NOTE)
+    snap(page, f"{prefix}-1-upload.png")
+    created = make_album(make_share, tmp_path, views=3, note=NOTE)
+    page.goto(f"{site}/s/{created.token}")
+    snap(page, f"{prefix}-2-open.png")
+    page.get_by_role("button", name="View photos").click()
+    expect(page.locator("#gallery-counter")).to_have_text("1 of 4")
+    page.wait_for_function("[...document.querySelectorAll('#photo img')].every(i => i.complete)")
+    snap(page, f"{prefix}-3-gallery.png")
+    page.get_by_role("button", name="Full screen").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.screenshot(path=f"{prefix}-4-full-screen.png")
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="I'm done, delete it now").click()
+    snap(page, f"{prefix}-5-confirm.png")
+    for name in ("1-upload", "3-gallery", "4-full-screen"):
+        assert Path(f"{prefix}-{name}.png").stat().st_size > 10_000

@@ -80,10 +80,14 @@
     element.hidden = !text;
   }
 
+  // What the page said before the view (the form, "opening used nothing", what happened
+  // to the link before) is over once it is spent.
   function hideBeforeView() {
     form.hidden = true;
-    var openNote = document.getElementById("open-note");
-    if (openNote) openNote.hidden = true;
+    ["open-note", "opened-before"].forEach(function (id) {
+      var element = document.getElementById(id);
+      if (element) element.hidden = true;
+    });
   }
 
   function restoreButton(label) {
