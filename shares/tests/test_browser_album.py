@@ -420,9 +420,9 @@ def test_im_done_deletes_it_now_after_an_in_page_confirmation(
     gone = page.goto(f"{site}/s/{created.token}")
     assert gone.status == 410
     expect(page.get_by_role("heading", name="This photo is gone")).to_be_visible()
-    expect(page.locator("main")).to_contain_text("A viewer ended this link")
+    expect(page.locator("main")).to_contain_text("A viewer ended this share when they were done")
     page.goto(f"{site}/m/{created.manage_token}")
-    expect(page.locator("#status")).to_contain_text("Ended by a viewer")
+    expect(page.locator("#status")).to_have_text("Ended: ended by a viewer")
     expect(page.locator("#photo-count")).to_have_text("2")
 
 
@@ -631,7 +631,7 @@ def test_the_album_flow_works_with_javascript_turned_off(
 
     again = viewer.goto(share_url)
     assert again.status == 410
-    expect(viewer.locator("main")).to_contain_text("A viewer ended this link")
+    expect(viewer.locator("main")).to_contain_text("A viewer ended this share when they were done")
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
