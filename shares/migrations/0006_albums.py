@@ -138,7 +138,7 @@ class Migration(migrations.Migration):
                 name="open_window_idx",
             ),
         ),
-        migrations.RunPython(photos_from_shares, only_when_empty, elidable=False),
+        migrations.RunPython(photos_from_shares, migrations.RunPython.noop, elidable=False),
         migrations.RemoveField(
             model_name="share",
             name="content_type",
@@ -159,4 +159,6 @@ class Migration(migrations.Migration):
             model_name="share",
             name="width",
         ),
+        # Last, so that unapplying checks first, before the old columns come back empty.
+        migrations.RunPython(migrations.RunPython.noop, only_when_empty, elidable=False),
     ]
