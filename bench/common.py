@@ -257,16 +257,40 @@ def load(
 ) -> LoadResult:
     """Send at most max_requests (and for at most max_seconds) over keep-alive connections."""
 
+    def one_request(conn: http.client.HTTPConnection) -> tuple[bool, int]:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status == expect_status, len(response.read())
+
+    return session_load(
+        port,
+        one_request,
+        concurrency=concurrency,
+        max_requests=max_requests,
+        max_seconds=max_seconds,
+    )
+
+
+def session_load(
+    port: int,
+    session: Callable[[http.client.HTTPConnection], tuple[bool, int]],
+    *,
+    concurrency: int,
+    max_requests: int,
+    max_seconds: float,
+) -> LoadResult:
+    """bounded_load where each attempt is session(conn): one or more requests on that
+    thread's keep-alive connection, returning (ok, bytes received). A connection that
+    fails is replaced, and the attempt counts as an error."""
+
     def http_client() -> Callable[[], tuple[bool, int]]:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
         def attempt() -> tuple[bool, int]:
             nonlocal conn
             try:
-                conn.request(method, path, body=body, headers=headers or {})
-                response = conn.getresponse()
-                return response.status == expect_status, len(response.read())
-            except (OSError, http.client.HTTPException):
+                return session(conn)
+            except (OSError, http.client.HTTPException, ValueError):
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 return False, 0
@@ -331,16 +355,21 @@ _CREATE_SHARE = """
 import sys, django
 django.setup()
 from shares import photostore, services
-with open(sys.argv[1], "rb") as photo:
-    created = services.share_create(photos=[photo], views=int(sys.argv[3]), expires_in=86400)
+views, pairs = int(sys.argv[1]), list(zip(sys.argv[2::2], sys.argv[3::2]))
+files = [open(photo, "rb") for photo, _stored in pairs]
+created = services.share_create(photos=files, views=views, expires_in=86400)
+for file in files:
+    file.close()
 share = created.share
 secret = photostore.photo_secret(token=created.token, salt=bytes(share.key_salt))
-body = photostore.open_photo(share.photos.get().key, secret=secret)
-with open(sys.argv[2], "wb") as out:
-    for chunk in iter(lambda: body.read(1 << 16), b""):
-        out.write(chunk)
-body.close()
-print(created.token, created.share.photos.get().key)
+photos = list(share.photos.order_by("position"))
+for photo, (_source, stored) in zip(photos, pairs):
+    body = photostore.open_photo(photo.key, secret=secret)
+    with open(stored, "wb") as out:
+        for chunk in iter(lambda: body.read(1 << 16), b""):
+            out.write(chunk)
+    body.close()
+print(created.token, *(photo.key for photo in photos))
 """
 
 
@@ -350,15 +379,26 @@ def create_share(
     """Create a share through the service (as an upload would) in a process configured by
     env; writes the photo as a view serves it (the stored object, decrypted) to stored_copy
     and returns (token, photo key)."""
+    token, keys = create_album(env, [photo], [stored_copy], views=views)
+    return token, keys[0]
+
+
+def create_album(
+    env: dict[str, str], photos: list[Path], stored_copies: list[Path], *, views: int
+) -> tuple[str, list[str]]:
+    """create_share with several photos (an album, in this order): writes each photo as its
+    one-time address serves it to the stored copy in the same place, and returns (token,
+    photo keys in order)."""
+    pairs = [str(path) for pair in zip(photos, stored_copies, strict=True) for path in pair]
     output = subprocess.run(
-        [PYTHON, "-c", _CREATE_SHARE, str(photo), str(stored_copy), str(views)],
+        [PYTHON, "-c", _CREATE_SHARE, str(views), *pairs],
         cwd=ROOT,
         env={**env, "DJANGO_SETTINGS_MODULE": "seen.settings"},
         check=True,
         capture_output=True,
         text=True,
     ).stdout.split()
-    return output[0], output[1]
+    return output[0], output[1:]
 
 
 class MotoServer:

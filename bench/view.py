@@ -9,9 +9,21 @@ within 10%), and the limits counted in the database (REDIS_URL unset), for infor
 For each backend (the local folder, S3 on a moto server, S3 on SeaweedFS) it prints
 views/s, p50 and p99 of `POST /s/<token>` beside the same bytes as a static file from the
 same server (whitenoise; target: views >= 0.5 of it) and, on S3, a bare boto3 GetObject
-loop on the same object from this process (target: views >= 0.8 of it). The measurements
-of a backend are interleaved, in --rounds rounds, so drifting load on the machine hits
-them alike; each figure pools its rounds (the rounds' own rates in brackets).
+loop on the same object from this process (target: views >= 0.8 of it).
+
+On the same server (limits on) it measures an album of 4 such photos (4 distinct 1 MB
+photos, unlimited share): one album view end to end is `POST /s/<token>` with
+`Accept: application/json`, then a GET of each of the 4 one-time addresses it answers,
+every byte read, on one keep-alive connection. Beside it, four one-photo views of the
+same 4 photos (4 one-photo shares, one POST each, every byte read, one connection). It
+prints albums/s beside 4-views/s, the album's time over four views' time (p50; target
+<= 1.2x) and the floors for 4 photos (the static file's and boto3's rate / 4), then the
+CPU that the server's workers and their PostgreSQL backends spent per album and per four
+views (from /proc: steadier than the rates on a machine shared with other work).
+
+The measurements of a backend are interleaved, in --rounds rounds, so drifting load on
+the machine hits them alike; each figure pools its rounds (the rounds' own rates in
+brackets).
 
 On S3 it counts the TCP connections opened towards the S3 server over --connection-views
 views through a fresh server (distinct client ports in `ss`, TIME_WAIT included, before
@@ -24,20 +36,28 @@ downloads of a 25 MB photo (bench/memory.py; target <= 5 MB per download).
 
     .venv/bin/python bench/view.py [--seconds 5] [--requests 3000] [--rounds 2]
         [--backends local,moto,seaweedfs] [--connection-views 600]
-        [--memory-backends local,seaweedfs]
+        [--memory-backends local,seaweedfs] [--variants on,off,db]
+        [--database seen_bench_view]
+
+The album part alone, small (about a minute): --backends local,seaweedfs --seconds 2
+--rounds 1 --variants on --connection-views 0 --memory-backends ''
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
+import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    PG_URL,
     ROOT,
     Gunicorn,
     LoadResult,
@@ -46,11 +66,13 @@ from common import (  # noqa: E402
     base_env,
     bounded_load,
     client_ports,
+    create_album,
     create_share,
     fresh_database,
     load,
     manage,
     noise_jpeg,
+    session_load,
 )
 from memory import big_share, fresh_worker_peak, photo_of, report_lines  # noqa: E402
 
@@ -68,6 +90,8 @@ LIMITS_ON = dict.fromkeys(
     HIGH,
 )
 VIEW = {"body": b"", "headers": {"Content-Length": "0"}}
+ALBUM_VIEW = {"body": b"", "headers": {"Content-Length": "0", "Accept": "application/json"}}
+ALBUM_PHOTOS = 4
 
 
 def sealed_size(size: int) -> int:
@@ -125,6 +149,74 @@ def boto3_loop(s3_env: dict[str, str], key: str, **limits) -> LoadResult:
     return bounded_load(boto3_client, **limits)
 
 
+def album_view(token: str):
+    """One album view end to end: the POST that spends it (JSON), then each photo's
+    one-time address, every byte read. Bytes received: the photos' only."""
+
+    def session(conn: http.client.HTTPConnection) -> tuple[bool, int]:
+        conn.request("POST", f"/s/{token}", **ALBUM_VIEW)
+        response = conn.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            return False, 0
+        photos = json.loads(answer)["photos"]
+        ok, received = len(photos) == ALBUM_PHOTOS, 0
+        for photo in photos:
+            conn.request("GET", urlsplit(photo["url"]).path)
+            response = conn.getresponse()
+            received += len(response.read())
+            ok = ok and response.status == 200
+        return ok, received
+
+    return session
+
+
+def single_views(tokens: list[str]):
+    """One view of each one-photo share, in turn, every byte read."""
+
+    def session(conn: http.client.HTTPConnection) -> tuple[bool, int]:
+        ok, received = True, 0
+        for token in tokens:
+            conn.request("POST", f"/s/{token}", **VIEW)
+            response = conn.getresponse()
+            received += len(response.read())
+            ok = ok and response.status == 200
+        return ok, received
+
+    return session
+
+
+def cpu_ms(pids: list[int]) -> dict[int, float]:
+    """CPU time (user + system) of each process so far, in ms."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[pid] = (int(fields[11]) + int(fields[12])) * 1000 / tick
+    return used
+
+
+def database_backends(database: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to `database` (on this machine)."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [database]
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def with_cpu(server: Gunicorn, database: str, measure) -> tuple[LoadResult, float]:
+    """measure() and the CPU the server's workers and their database backends spent on it
+    (ms): on a machine shared with other work, a steadier cost than the rate alone."""
+    before = cpu_ms(server.worker_pids + database_backends(database))
+    result = measure()
+    after = cpu_ms(server.worker_pids + database_backends(database))
+    return result, sum(ms - before.get(pid, 0.0) for pid, ms in after.items())
+
+
 def connections_per_views(
     env: dict[str, str], token: str, s3_port: int, views: int, concurrency: int
 ) -> int:
@@ -147,11 +239,28 @@ def connections_per_views(
 
 
 def run_backend(
-    name: str, env: dict[str, str], args, photo: Path, workdir: Path, s3_port: int | None
+    name: str,
+    env: dict[str, str],
+    args,
+    photos: list[Path],
+    workdir: Path,
+    s3_port: int | None,
 ) -> dict:
     static_file = ROOT / "staticfiles" / STATIC_NAME
+    photo = photos[0]
     stored = workdir / f"stored-{name}.jpg"
     token, key = create_share(env, photo, stored, views=0)
+    # The album's photos, and the same photos as one-photo shares (the first is the one above).
+    album_stored = [workdir / f"album-{name}-{n}.jpg" for n in range(1, len(photos) + 1)]
+    album_token, _keys = create_album(env, photos, album_stored, views=0)
+    single_tokens, single_stored = [token], [stored]
+    for n, other in enumerate(photos[1:], start=2):
+        single_stored.append(workdir / f"stored-{name}-{n}.jpg")
+        single_tokens.append(create_share(env, other, single_stored[-1], views=0)[0])
+    unit_bytes = {
+        "album": sum(path.stat().st_size for path in album_stored),
+        "four views": sum(path.stat().st_size for path in single_stored),
+    }
     # The static file is exactly the photo a view serves, so both paths send the same bytes. It is
     # written before the servers start: whitenoise indexes its files at startup.
     static_file.parent.mkdir(parents=True, exist_ok=True)
@@ -165,14 +274,14 @@ def run_backend(
     }
     db_env = {**env, **LIMITS_ON}
     db_env.pop("REDIS_URL", None)
-    figures: dict = {"size": size}
+    figures: dict = {"size": size, "album size": unit_bytes["album"]}
     options = {
         "concurrency": args.concurrency,
         "max_requests": args.requests,
         "max_seconds": args.seconds,
     }
     try:
-        if s3_port is not None:
+        if s3_port is not None and args.connection_views:
             figures["connections"] = connections_per_views(
                 on_env, token, s3_port, args.connection_views, args.concurrency
             )
@@ -180,11 +289,21 @@ def run_backend(
             servers = {
                 label: stack.enter_context(Gunicorn(variant, workers=WORKERS, threads=THREADS))
                 for label, variant in (("on", on_env), ("off", env), ("db", db_env))
+                if label in args.variants.split(",")
             }
+            if "on" not in servers:
+                raise SystemExit("--variants must include on (the floors and the album run on it)")
             for server in servers.values():
                 load(server.port, "POST", f"/s/{token}", max_requests=40, **VIEW)  # warm up
-            load(servers["on"].port, "GET", f"/static/{STATIC_NAME}", max_requests=40)
+            on_port = servers["on"].port
+            load(on_port, "GET", f"/static/{STATIC_NAME}", max_requests=40)
+            album = album_view(album_token)
+            four_views = single_views(single_tokens)
+            for session in (album, four_views):
+                session_load(on_port, session, concurrency=8, max_requests=16, max_seconds=30)
             runs: dict[str, list[LoadResult]] = {}
+            sessions = [("album", album), ("four views", four_views)]
+            cpu: dict[str, float] = {}
             for _ in range(args.rounds):
                 for label, server in servers.items():
                     runs.setdefault(f"view {label}", []).append(
@@ -196,18 +315,32 @@ def run_backend(
                         )
                         if s3_port is not None:
                             runs.setdefault("boto3", []).append(boto3_loop(env, key, **options))
+                        for unit, session in sessions:
+                            result, used = with_cpu(
+                                server,
+                                args.database,
+                                lambda s=session, port=server.port: session_load(
+                                    port, s, **options
+                                ),
+                            )
+                            runs.setdefault(unit, []).append(result)
+                            cpu[unit] = cpu.get(unit, 0.0) + used
+                        sessions.reverse()  # each goes first in every other round
     finally:
         static_file.unlink(missing_ok=True)
     for label, results in runs.items():
         result = pooled(results)
         # The boto3 floor reads the stored object, which is the photo sealed (a little longer).
-        expected = result.requests * (sealed_size(size) if label == "boto3" else size)
+        each = sealed_size(size) if label == "boto3" else unit_bytes.get(label, size)
+        expected = result.requests * each
         if result.errors or result.bytes_received != expected:
             raise SystemExit(
                 f"{name} {label}: {result.errors} errors,"
                 f" {result.bytes_received} of {expected} bytes"
             )
         figures[label] = (result, [r.rate for r in results])
+    for unit, used in cpu.items():
+        figures[f"{unit} cpu"] = used / figures[unit][0].requests
     print(f"  [{name}] photo {size / 1e6:.2f} MB, done", flush=True)
     return figures
 
@@ -237,6 +370,15 @@ def main() -> None:
     parser.add_argument("--connection-views", type=int, default=600)
     parser.add_argument("--memory-backends", default="local,seaweedfs", help="'' to skip")
     parser.add_argument("--memory-megabytes", type=float, default=25)
+    parser.add_argument(
+        "--variants",
+        default="on,off,db",
+        help="servers to measure: limits on (Redis; the floors and the album run on it), "
+        "off, db (default all three)",
+    )
+    parser.add_argument(
+        "--database", default="seen_bench_view", help="PostgreSQL database to recreate"
+    )
     args = parser.parse_args()
     (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
     backends = args.backends.split(",")
@@ -249,10 +391,11 @@ def main() -> None:
         contextlib.ExitStack() as stack,
     ):
         workdir = Path(tmp)
-        photo = workdir / "photo.jpg"
-        photo.write_bytes(one_megabyte_jpeg())
+        photos = [workdir / f"photo-{n}.jpg" for n in range(1, ALBUM_PHOTOS + 1)]
+        for path in photos:
+            path.write_bytes(one_megabyte_jpeg())
         env = base_env(
-            DATABASE_URL=fresh_database("seen_bench_view") + os.environ.get("BENCH_DB_OPTIONS", ""),
+            DATABASE_URL=fresh_database(args.database) + os.environ.get("BENCH_DB_OPTIONS", ""),
             SEEN_DATA_DIR=str(workdir / "data"),
         )
         env.pop("REDIS_URL", None)
@@ -277,7 +420,7 @@ def main() -> None:
 
         for backend in backends:
             label, backend_env, s3_port = store(backend)
-            table[label] = run_backend(backend, backend_env, args, photo, workdir, s3_port)
+            table[label] = run_backend(backend, backend_env, args, photos, workdir, s3_port)
         if memory_backends:
             big = workdir / "photo-big.jpg"
             big.write_bytes(photo_of(args.memory_megabytes))
@@ -292,7 +435,8 @@ def main() -> None:
         "View throughput, 1 MB photo, unlimited share, "
         f"fresh gunicorn {WORKERS} workers x {THREADS} threads ({os.cpu_count()} cores), "
         f"{args.concurrency} connections, {args.rounds} interleaved rounds of "
-        f"<= {args.seconds:g} s; limits on = {HIGH} counted in Redis"
+        f"<= {args.seconds:g} s; limits on = {HIGH} counted in Redis; album = "
+        f"{ALBUM_PHOTOS} x 1 MB photos, unlimited share, POST (JSON) then GET each address"
     )
     for backend, figures in table.items():
         print(f"{backend}:")
@@ -301,17 +445,36 @@ def main() -> None:
         print(line("static file (whitenoise)", figures["static"]))
         if "boto3" in figures:
             print(line("boto3 GET loop", figures["boto3"]))
-        print(line("view, limits off", figures["view off"]))
-        print(line("view, limits in database", figures["view db"]))
+        for label, name in (("view off", "limits off"), ("view db", "limits in database")):
+            if label in figures:
+                print(line(f"view, {name}", figures[label]))
+        print(line(f"album view, {ALBUM_PHOTOS} photos", figures["album"]))
+        print(line(f"{ALBUM_PHOTOS} one-photo views", figures["four views"]))
         print(f"  view/static {view.rate / static.rate:.2f} (target >= 0.5)", end="")
         if "boto3" in figures:
             print(
                 f"  view/boto3 {view.rate / figures['boto3'][0].rate:.2f} (target >= 0.8)", end=""
             )
-        off = figures["view off"][0]
+        if "view off" in figures:
+            off = figures["view off"][0]
+            print(f"  limits on/off {view.rate / off.rate:.2f} (target >= 0.9)", end="")
+            if "view db" in figures:
+                print(f"  database/off {figures['view db'][0].rate / off.rate:.2f}", end="")
+        print()
+        album, singles = figures["album"][0], figures["four views"][0]
+        floors = f"static /{ALBUM_PHOTOS} {static.rate / ALBUM_PHOTOS:.1f}/s"
+        if "boto3" in figures:
+            floors += f", boto3 /{ALBUM_PHOTOS} {figures['boto3'][0].rate / ALBUM_PHOTOS:.1f}/s"
         print(
-            f"  limits on/off {view.rate / off.rate:.2f} (target >= 0.9)"
-            f"  database/off {figures['view db'][0].rate / off.rate:.2f}"
+            f"  album/{ALBUM_PHOTOS} views: time p50 "
+            f"{album.percentile(50) / singles.percentile(50):.2f}x (target <= 1.2x), "
+            f"{album.rate:.1f} albums/s vs {singles.rate:.1f} {ALBUM_PHOTOS}-views/s "
+            f"(cost {singles.rate / album.rate:.2f}x); floors {floors}"
+        )
+        album_cpu, singles_cpu = figures["album cpu"], figures["four views cpu"]
+        print(
+            f"  CPU of the workers and their PostgreSQL backends: {album_cpu:.1f} ms an album,"
+            f" {singles_cpu:.1f} ms for {ALBUM_PHOTOS} views ({album_cpu / singles_cpu:.2f}x)"
         )
         if "connections" in figures:
             opened = figures["connections"]

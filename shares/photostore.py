@@ -18,6 +18,7 @@ bucket or a temporary file. Shares created before encryption have plain objects,
 with secret=None until they end.
 """
 
+import contextlib
 import io
 import logging
 import os
@@ -362,11 +363,19 @@ def open_photo(key: str, *, secret: bytes | None) -> PhotoBody:
     encryption when secret is None. Raises PhotoMissing, PhotoDamaged (the first chunk
     fails authentication) or StorageUnavailable."""
     bucket = _s3()
-    try:
+    with _reading(key):
         if bucket is not None:
             body = bucket.client.get_object(Bucket=bucket.name, Key=key)["Body"]
             return PhotoBody(body, s3=True, secret=secret, key=key)
         return PhotoBody(default_storage.open(key, "rb"), s3=False, secret=secret, key=key)
+
+
+@contextlib.contextmanager
+def _reading(key: str):
+    """A store's errors on reading `key` as this module's: PhotoMissing when the object is
+    not there, StorageUnavailable for anything else."""
+    try:
+        yield
     except FileNotFoundError:
         raise PhotoMissing(key) from None
     except ClientError as exc:
@@ -390,19 +399,11 @@ def check_present(sizes: dict[str, int | None]) -> None:
     StorageUnavailable. An album's view checks its photos so before it is spent."""
     bucket = _s3()
     for key, expected in sizes.items():
-        try:
+        with _reading(key):
             if bucket is not None:
                 size = bucket.client.head_object(Bucket=bucket.name, Key=key)["ContentLength"]
             else:
                 size = default_storage.size(key)
-        except FileNotFoundError:
-            raise PhotoMissing(key) from None
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
-                raise PhotoMissing(key) from None
-            raise StorageUnavailable(describe(exc)) from exc
-        except (OSError, BotoCoreError) as exc:
-            raise StorageUnavailable(describe(exc)) from exc
         if expected is not None and size != expected:
             raise PhotoDamaged(f"{size} bytes where {expected} were stored")
 

@@ -121,6 +121,13 @@ def invalid_photo_message(exc: images.InvalidPhoto) -> str:
     return gettext("The photo is damaged or incomplete and cannot be shown.")
 
 
+def _naming(photos: list, position: int, message: str) -> str:
+    """A refusal of one photo: of several, it names which ("Photo 3 (scan.jpg): …")."""
+    if len(photos) == 1:
+        return message
+    return f"{photo_label(position, photos[position - 1].name)}: {message}"
+
+
 def create_from_request(request: HttpRequest) -> services.CreatedShare:
     """Validate an upload (web form or API) and create the share, or raise UploadRejected.
     All or nothing: one refused photo refuses the upload, naming that photo."""
@@ -130,7 +137,7 @@ def create_from_request(request: HttpRequest) -> services.CreatedShare:
     photos = form.cleaned_data["photo"]
     for position, photo in enumerate(photos, start=1):
         if photo.size > settings.SEEN_MAX_UPLOAD_BYTES:
-            message = f"{photo_label(position, photo.name)}: {too_large_message()}"
+            message = _naming(photos, position, too_large_message())
             raise UploadRejected(413, message, form, code="too_large", photo=position)
     if sum(photo.size for photo in photos) > settings.SEEN_MAX_SHARE_BYTES:
         raise UploadRejected(413, share_too_large_message(), form, code="share_too_large")
@@ -145,8 +152,7 @@ def create_from_request(request: HttpRequest) -> services.CreatedShare:
             viewer_can_end=form.cleaned_data["viewer_can_end"],
         )
     except services.PhotoRefused as exc:
-        name = photos[exc.position - 1].name
-        message = f"{photo_label(exc.position, name)}: {invalid_photo_message(exc.error)}"
+        message = _naming(photos, exc.position, invalid_photo_message(exc.error))
         raise UploadRejected(400, message, form, code=exc.error.code, photo=exc.position) from None
     except services.StorageUnavailable:
         raise UploadRejected(

@@ -1,4 +1,5 @@
-"""Small template helpers for the pages: the QR code of a link, the upload limit, a countdown."""
+"""Small template helpers for the pages: the QR code of a link, the upload limits, a
+countdown, times."""
 
 from datetime import UTC, datetime
 
@@ -40,6 +41,13 @@ def qr_svg(url: str) -> SafeString:
     return mark_safe(svg)  # noqa: S308 - segno's own markup from a URL we built
 
 
+def _size_words(size: int) -> str:
+    """A byte count in words, e.g. "10 MB" or "500 KB"."""
+    if size >= 1024 * 1024:
+        return f"{round(size / (1024 * 1024), 1):g} MB"
+    return f"{round(size / 1024):g} KB"
+
+
 @register.simple_tag
 def max_upload_bytes() -> int:
     return settings.SEEN_MAX_UPLOAD_BYTES
@@ -47,11 +55,26 @@ def max_upload_bytes() -> int:
 
 @register.simple_tag
 def max_upload_size() -> str:
-    """The upload limit in words, e.g. "10 MB" or "500 KB"."""
-    size = settings.SEEN_MAX_UPLOAD_BYTES
-    if size >= 1024 * 1024:
-        return f"{round(size / (1024 * 1024), 1):g} MB"
-    return f"{round(size / 1024):g} KB"
+    """The per-photo limit in words, e.g. "10 MB" or "500 KB"."""
+    return _size_words(settings.SEEN_MAX_UPLOAD_BYTES)
+
+
+@register.simple_tag
+def max_photos() -> int:
+    """How many photos one link may hold."""
+    return getattr(settings, "SEEN_MAX_PHOTOS", 10)
+
+
+@register.simple_tag
+def max_share_bytes() -> int:
+    """The limit for all the photos of one link together."""
+    return getattr(settings, "SEEN_MAX_SHARE_BYTES", 50 * 1024 * 1024)
+
+
+@register.simple_tag
+def max_share_size() -> str:
+    """The limit for all the photos of one link together, in words."""
+    return _size_words(max_share_bytes())
 
 
 @register.filter
@@ -92,5 +115,26 @@ def local_time(moment: datetime, precision: str = "minutes") -> SafeString:
         '<time datetime="{}" data-local-time="{}">{} UTC</time>',
         moment.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         precision,
+        text,
+    )
+
+
+@register.simple_tag
+def opened_time(moment: datetime) -> SafeString:
+    """When a link was last opened, for the viewer's tamper-evidence line: "today at
+    10:02 UTC", "yesterday at 18:40 UTC" or the date and time. Times only, never who.
+    static/js/times.js says it again in the viewer's own zone ("relative" precision)."""
+    utc = timezone.localtime(moment, UTC)
+    today = timezone.localtime(timezone.now(), UTC).date()
+    clock = f"{date_format(utc, 'H:i')} UTC"
+    if utc.date() == today:
+        text = gettext("today at %(time)s") % {"time": clock}
+    elif (today - utc.date()).days == 1:
+        text = gettext("yesterday at %(time)s") % {"time": clock}
+    else:
+        text = f"{date_format(utc, 'DATE_FORMAT')} {clock}"
+    return format_html(
+        '<time datetime="{}" data-local-time="relative">{}</time>',
+        moment.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         text,
     )

@@ -283,6 +283,14 @@ def test_a_photo_address_after_its_window_has_closed_is_refused(client, make_sha
     assert not view.window_open and view.fetch_key is None
 
 
+def test_a_late_fetch_of_the_last_view_deletes_its_photos_at_once(client, make_share):
+    created = album(make_share, views=1)
+    photos = view_json(client, created.token).json()["photos"]
+    ShareView.objects.update(fetch_until=timezone.now() - timedelta(seconds=1))
+    assert fetch(client, photos[0]["url"]).status_code == 410
+    assert stored_keys() == []
+
+
 def test_an_unknown_or_malformed_photo_address_is_404(client, make_share):
     created = album(make_share, views=3)
     url = view_json(client, created.token).json()["photos"][0]["url"]
@@ -540,3 +548,26 @@ def test_the_photos_of_an_album_are_each_sealed_under_their_own_name(make_share)
     with pytest.raises(photostore.PhotoDamaged):
         photostore.open_photo(first.key, secret=secret)
     assert io.BytesIO(raw(second.key)).read(4) == b"SEEN"
+
+
+@ENDS_ON_COMMIT
+def test_a_moderator_removing_albums_deletes_every_photo_and_closes_windows(
+    client, make_share, moderator
+):
+    viewed = album(make_share, views=3)
+    other = album(make_share, views=3, count=2)
+    photos = view_json(client, viewed.token).json()["photos"]
+    removed = services.shares_remove(share_ids=[viewed.share.pk, other.share.pk], actor=moderator)
+    assert {share.pk for share in removed.removed} == {viewed.share.pk, other.share.pk}
+    assert removed.photos_waiting == 0
+    assert stored_keys() == []
+    assert fetch(client, photos[0]["url"]).status_code == 410
+    assert Share.objects.get(pk=viewed.share.pk).streams_open == 0
+
+
+def test_a_view_secret_never_reaches_the_logs():
+    from seen.logredact import redact
+
+    secret = "C" * 32
+    assert redact(f"GET /v/{secret}/2 HTTP/1.1") == "GET /v/…/2 HTTP/1.1"
+    assert secret not in redact(f"Not Found: /v/{secret}/done")

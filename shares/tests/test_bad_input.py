@@ -152,10 +152,10 @@ for where, path in UPLOADS.items():
         Attack(f"{where}: photo as urlencoded", "POST", path, b"photo=abc&views=1", FORM),
         # Duplicate fields.
         Attack(
-            f"{where}: two photos",
+            f"{where}: one photo more than a share holds",
             "POST",
             path,
-            multipart([("photo", jpeg_bytes(), "a.jpg"), ("photo", jpeg_bytes(), "b.jpg")]),
+            multipart([("photo", jpeg_bytes(), f"{n}.jpg") for n in range(11)]),
             MULTIPART,
         ),
         Attack(

@@ -16,6 +16,7 @@ from django.utils import timezone
 from shares import services
 from shares.models import Share
 
+from .helpers import jpeg_bytes
 from .photos import camera_exif, jpeg_photo
 
 LOCALE = Path(settings.BASE_DIR) / "locale"
@@ -125,7 +126,8 @@ def test_every_page_reads_in_german_without_a_word_of_english(
 def test_the_refusals_before_a_view_and_the_500_page_read_in_german(client, settings, rf, db):
     german(client)
     settings.SEEN_MAX_UPLOAD_BYTES = 2048
-    too_large = client.post("/", data=b"x" * 200_000, content_type="application/octet-stream")
+    big = SimpleUploadedFile("gross.jpg", jpeg_bytes(size=(300, 300)) + b"\0" * 3000, "image/jpeg")
+    too_large = client.post("/", {"photo": big})
     assert too_large.status_code == 413
     assert_german(too_large, "Das Foto ist zu groß")
 

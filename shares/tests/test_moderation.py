@@ -690,6 +690,7 @@ def test_removing_a_share_purged_meanwhile_says_so(
     moderator_client, make_share, monkeypatch, django_capture_on_commit_callbacks
 ):
     victim, other = make_share(views=3), make_share(views=3)
+    victim_key = victim.share.photos.get().key
     _purged_first(monkeypatch, "shares_remove", victim.share.pk)
     with django_capture_on_commit_callbacks(execute=True):
         response = moderator_client.post(
@@ -703,7 +704,7 @@ def test_removing_a_share_purged_meanwhile_says_so(
     assert "1 share was already purged" in page
     assert Share.objects.get().end_reason == EndReason.REMOVED
     assert ModerationEvent.objects.get().share_id == other.share.pk
-    assert stored_keys() == [victim.share.photos.get().key]  # an orphan now, for orphans_purge
+    assert stored_keys() == [victim_key]  # an orphan now, for orphans_purge
 
 
 def test_removing_the_one_share_of_its_page_when_purged_meanwhile_says_so(
@@ -950,7 +951,7 @@ def test_a_moderator_works_the_desk_in_a_real_browser(live_server, moderator, ma
         assert "suspended" in page.content()
         page.click("text=Preview photo")
         with page.expect_response(lambda r: r.request.method == "POST") as answer:
-            page.click("input[value='Show the photo']")
+            page.click("button:has-text('Show the photo')")
         assert answer.value.status == 200
         assert answer.value.headers["content-type"] == "image/jpeg"
         page.goto(f"{live_server.url}/admin/shares/share/{share_pk}/change/")

@@ -87,7 +87,7 @@ def test_everything_about_a_share_is_never_cached_nor_indexed(client, make_share
 
 
 def test_answers_given_before_any_view_are_private_too(client, settings, make_share):
-    settings.SEEN_MAX_UPLOAD_BYTES = 2048
+    settings.SEEN_MAX_SHARE_BYTES = 2048
     too_large = client.generic(
         "POST",
         "/api/shares",
