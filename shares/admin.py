@@ -378,23 +378,27 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
         """GET: a page with the preview button, or why this share's photo cannot be opened
         here (nobody reported it, or its reports carry no key). POST: the photo's bytes,
         without spending a view (one photo of an album at a time: the POST's `photo`, 1, 2,
-        …); every one, and every refused try, is written to the audit log."""
+        …), or with `note` the share's note shown in the page; every one, and every refused
+        try, is written to the audit log."""
         if not self.has_preview_permission(request):
             raise PermissionDenied
         try:
             share = self.get_queryset(request).get(pk=int(unquote(object_id)))
         except (ValueError, Share.DoesNotExist):
             raise Http404("No such share") from None
-        error, status = "", 200
+        error, status, note, preview = "", 200, None, None
         if request.method == "POST":
             try:
                 position = int(request.POST.get("photo") or 1)
             except ValueError:
                 position = 0  # no such photo: answered as missing below
             try:
-                preview = services.moderation_preview(
-                    share_id=share.pk, actor=request.user, position=position
-                )
+                if request.POST.get("note"):
+                    note = services.moderation_note(share_id=share.pk, actor=request.user)
+                else:
+                    preview = services.moderation_preview(
+                        share_id=share.pk, actor=request.user, position=position
+                    )
             except services.PreviewRefused as exc:
                 error, status = str(exc), 400
             except services.ShareGone:
@@ -408,7 +412,7 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
             except services.StorageUnavailable:
                 error = gettext("Photo storage is unavailable right now. Try again in a minute.")
                 status = 503
-            else:
+            if preview is not None:
                 response = FileResponse(preview.stream, content_type=preview.content_type)
                 response["Content-Length"] = str(preview.size_bytes)
                 response["Content-Disposition"] = "inline"
@@ -420,10 +424,15 @@ class ShareAdmin(OwnFiltersOnly, ReadOnly, ModeratorPermissions, admin.ModelAdmi
             "title": gettext("Preview share %(number)s") % {"number": share.pk},
             "share": share,
             "photos": share.photos.all(),
+            "note": note,
             "refusal": services.preview_refusal(share),
             "error": error,
         }
-        return TemplateResponse(request, "admin/shares/share/preview.html", context, status=status)
+        response = TemplateResponse(
+            request, "admin/shares/share/preview.html", context, status=status
+        )
+        response["Cache-Control"] = "no-store"  # it may hold the note
+        return response
 
 
 @admin.register(Report)

@@ -46,6 +46,7 @@ from .lifecycle import (
 from .moderation import (
     PreviewPhoto,
     SharesRemoved,
+    moderation_note,
     moderation_preview,
     preview_refusal,
     report_create,
@@ -106,6 +107,7 @@ __all__ = [
     "ViewedPhoto",
     "WrongPin",
     "_purge_claim",
+    "moderation_note",
     "moderation_preview",
     "preview_refusal",
     "new_token",

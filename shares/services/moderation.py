@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from .. import keyed
+from .. import keyed, photostore
 from ..models import (
     EndReason,
     ModerationAction,
@@ -26,9 +26,11 @@ from .errors import PreviewRefused, ShareGone, ShareNotFound
 from .lifecycle import (
     PhotoStream,
     PinAttempts,
+    _ending_when_undeliverable,
     _lock,
     _purged,
     key_material_erase,
+    note_key,
     open_share_photo,
     pin_check,
     share_photos_delete,
@@ -304,6 +306,38 @@ def moderation_preview(
     reports carry no key, ShareGone once the share is over (its key material is erased),
     ShareNotFound, PhotoMissing or PhotoDamaged.
     """
+    share, secret = _opened_for_moderator(share_id=share_id, actor=actor)
+    photo = share.photos.filter(position=position).first()
+    if photo is None:
+        raise ShareNotFound
+    body = open_share_photo(share, photo, secret=secret)
+    try:
+        note = f"photo {position} of {share.photo_count}"
+        _record(actor=actor, action=ModerationAction.PREVIEWED, share=share, note=note)
+    except BaseException:
+        body.close()
+        raise
+    return PreviewPhoto(
+        stream=PhotoStream(body), content_type=photo.content_type, size_bytes=photo.size_bytes
+    )
+
+
+def moderation_note(*, share_id: int, actor: AbstractBaseUser) -> str | None:
+    """A reported share's note (None when it has none), for a moderator, opened with the
+    key a report carries, as moderation_preview opens its photos; recorded the same way,
+    and refused the same way (PreviewRefused, ShareGone, ShareNotFound, PhotoDamaged)."""
+    share, secret = _opened_for_moderator(share_id=share_id, actor=actor)
+    if share.note_sealed is None:
+        return None
+    with _ending_when_undeliverable(share):
+        note = photostore.unseal(share.note_sealed, secret=secret, key=note_key(share)).decode()
+    _record(actor=actor, action=ModerationAction.PREVIEWED, share=share, note="the note")
+    return note
+
+
+def _opened_for_moderator(*, share_id: int, actor: AbstractBaseUser) -> tuple[Share, bytes | None]:
+    """The share and its photos' key from a report, for a moderator's look; every refusal
+    is audited and raised (see moderation_preview)."""
     share = Share.objects.filter(pk=share_id).first()
     if share is None:
         raise ShareNotFound
@@ -320,19 +354,7 @@ def moderation_preview(
         note = str(refusal)
         _record(actor=actor, action=ModerationAction.PREVIEW_REFUSED, share=share, note=note)
         raise PreviewRefused(note)
-    photo = share.photos.filter(position=position).first()
-    if photo is None:
-        raise ShareNotFound
-    body = open_share_photo(share, photo, secret=secret)
-    try:
-        note = f"photo {position} of {share.photo_count}"
-        _record(actor=actor, action=ModerationAction.PREVIEWED, share=share, note=note)
-    except BaseException:
-        body.close()
-        raise
-    return PreviewPhoto(
-        stream=PhotoStream(body), content_type=photo.content_type, size_bytes=photo.size_bytes
-    )
+    return share, secret
 
 
 def _reported_secret(share: Share) -> bytes | None:

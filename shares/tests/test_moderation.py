@@ -967,3 +967,26 @@ def test_a_moderator_works_the_desk_in_a_real_browser(live_server, moderator, ma
     ]
     share = Share.objects.get()
     assert share.suspended_at is None and share.views_used == 0
+
+
+def test_a_reported_albums_note_is_shown_escaped_and_recorded(moderator_client, make_share):
+    created = make_share(views=1, photos=[jpeg_bytes(), png_bytes()], note="<b>call me</b>\nnow")
+    report(created.token)
+    share = Share.objects.get()
+    assert "Show the note" in moderator_client.get(preview_url(share)).content.decode()
+    page = moderator_client.post(preview_url(share), {"note": "1"})
+    assert page.status_code == 200 and "no-store" in page["Cache-Control"]
+    html = page.content.decode()
+    assert "&lt;b&gt;call me&lt;/b&gt;<br>now" in html and "<b>call me</b>" not in html
+    event = ModerationEvent.objects.get(action=ModerationAction.PREVIEWED)
+    assert event.note == "the note"
+    share.refresh_from_db()
+    assert share.views_used == 0
+
+
+def test_an_unreported_note_cannot_be_read_by_a_moderator(moderator_client, make_share):
+    make_share(views=1, photos=[jpeg_bytes(), png_bytes()], note="private")
+    share = Share.objects.get()
+    page = moderator_client.post(preview_url(share), {"note": "1"})
+    assert page.status_code == 400 and "private" not in page.content.decode()
+    assert ModerationEvent.objects.get().action == ModerationAction.PREVIEW_REFUSED
