@@ -171,7 +171,6 @@ def _album(request: HttpRequest, viewed: services.ViewedAlbum) -> HttpResponse:
             }
         )
     context = {
-        "share": services.share_by_id(share_id=viewed.share_id),
         "note": viewed.note,
         "photos": photos,
         "fetch_until": viewed.fetch_until,

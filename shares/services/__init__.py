@@ -69,7 +69,6 @@ from .purge import (
 )
 from .selectors import (
     ManagedShare,
-    share_by_id,
     share_by_token,
     share_exists,
     share_for_manage,
@@ -119,7 +118,6 @@ __all__ = [
     "report_create",
     "reports_dismiss",
     "reports_to_suspend",
-    "share_by_id",
     "share_by_token",
     "share_create",
     "share_end",

@@ -21,10 +21,6 @@ def share_by_token(*, token: str) -> Share | None:
     return Share.objects.filter(token_hash=token_hash(token)).first()
 
 
-def share_by_id(*, share_id: int) -> Share | None:
-    return Share.objects.filter(pk=share_id).first()
-
-
 def share_exists(*, token: str) -> bool:
     """Whether a link names a share that has not been purged."""
     return Share.objects.filter(token_hash=token_hash(token)).exists()
