@@ -494,24 +494,19 @@ def share_end_by_viewer(*, view_secret: str) -> Share:
     shares, and on unlimited ones when the sender let viewers (viewer_can_end); raises
     EndNotAllowed otherwise, ShareNotFound for no such view.
 
-    A share that is over already (this was its last view, say) stays as it ended; the
-    viewer's own window closes, so its photos go as soon as nothing else holds them."""
-    view = ShareView.objects.filter(secret_hash=token_hash(view_secret)).first()
+    A share that is over already (this was its last view, say) keeps its reason, and an
+    expired one is ended as expired; the viewer's own window closes first, so the photos
+    go as soon as nothing else holds them (share_end)."""
+    view = ShareView.objects.select_related("share").filter(secret_hash=token_hash(view_secret))
+    view = view.first()
     if view is None:
         raise ShareNotFound
-    with transaction.atomic():
-        share = _lock(view.share_id)
-        if not share.viewers_can_end:
-            raise EndNotAllowed
-        if share.is_over:
-            windows_close(ShareView.objects.filter(pk=view.pk))
-            share.refresh_from_db()
-            if share.key_salt is not None:  # expired, and nobody had seen it yet
-                share.save(update_fields=_shredded(share))
-            if share.photo_deleted_at is None:
-                _delete_photo_on_commit(share)
-            return share
-    return share_end(share_id=share.pk, reason=EndReason.VIEWER)
+    share = view.share
+    if not share.viewers_can_end:  # fixed at upload: no lock needed to read it
+        raise EndNotAllowed
+    windows_close(ShareView.objects.filter(pk=view.pk))  # this viewer is done
+    reason = EndReason.EXPIRED if share.is_over else EndReason.VIEWER
+    return share_end(share_id=share.pk, reason=reason)
 
 
 def pin_check(share: Share, *, pin: str, pin_attempts: PinAttempts | None) -> None:
