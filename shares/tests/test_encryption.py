@@ -21,7 +21,7 @@ from django.utils import timezone
 from shares import keyed, photostore, services
 from shares.models import EndReason, ModerationAction, ModerationEvent, Report, Share
 
-from .helpers import put_object, stored_keys
+from .helpers import put_object, stored_keys, wait_for
 from .photos import (
     _encode,
     animated_gif,
@@ -436,6 +436,8 @@ def test_damage_found_partway_cuts_the_connection_and_ends_the_share(tmp_path):
         # Never a clean end that a viewer could take for the whole photo.
         assert len(cut.value.partial) < length
         assert len(cut.value.partial) < 3 * CHUNK
+        # The worker logs the failure a moment after cutting the stream.
+        assert wait_for(lambda: "fails authentication partway" in server.logs())
         logs = server.logs()
     share.refresh_from_db()
     assert share.views_used == 1  # spent, as a view whose viewer went away midway is
