@@ -220,9 +220,12 @@ def _lock(share_id: int) -> Share:
     return share
 
 
-def _refuse_unviewable(share: Share) -> None:
+def _refuse_unviewable(share: Share, *, shred: bool = True) -> None:
+    """ShareGone or ShareSuspended unless the share can be viewed. One found past its expiry
+    is shredded now, or, by a caller inside a transaction that the ShareGone rolls back
+    (shred=False), by _shredding_expired around that transaction."""
     if share.is_over:
-        if share.key_salt is not None:
+        if shred and share.key_salt is not None:
             shred_expired(share)
         raise ShareGone(share)
     if share.suspended_at is not None:
@@ -233,6 +236,19 @@ def _share_by_token(token: str) -> Share | None:
     # token_hash is unique: a slice without .first()'s ORDER BY, whose compiling was a
     # fifth of this query's Python on the view path (py-spy --gil).
     return next(iter(Share.objects.filter(token_hash=token_hash(token))[:1]), None)
+
+
+@contextlib.contextmanager
+def _shredding_expired():
+    """Around a transaction that locks a share and refuses it (ShareGone) when it is over:
+    one found expired (it may expire between the first look and the lock) is shredded once
+    that transaction has rolled back."""
+    try:
+        yield
+    except ShareGone as gone:
+        if gone.share.key_salt is not None and gone.share.ended_at is None:
+            shred_expired(gone.share)
+        raise
 
 
 def share_get(*, token: str) -> Share:
@@ -562,10 +578,10 @@ def _ending_when_undeliverable(share: Share):
 
 
 def _spend_limited_view(share_id: int, view: ShareView) -> Share:
-    with transaction.atomic():
+    with _shredding_expired(), transaction.atomic():
         # Lock the row: many viewers may race for the last view.
         share = _lock(share_id)
-        _refuse_unviewable(share)  # a report may have suspended it since the first look
+        _refuse_unviewable(share, shred=False)  # suspended or expired since the first look
         share.views_used += 1
         share.streams_open += 1
         fields = ["views_used", "streams_open"]
@@ -595,8 +611,7 @@ def _spend_unlimited_view(share: Share, view: ShareView) -> None:
             share.refresh_from_db()
         except Share.DoesNotExist:
             raise _purged(share.pk) from None
-        if share.suspended_at is not None and not share.is_over:
-            raise ShareSuspended(share)
+        _refuse_unviewable(share)  # over (an expired one is shredded now) or suspended
         raise ShareGone(share)
     share.views_used += 1
 
@@ -628,9 +643,9 @@ def _spend_unlimited_view_postgresql(view: ShareView) -> int:
 
 
 def _pin_failed(share_id: int) -> None:
-    with transaction.atomic():
+    with _shredding_expired(), transaction.atomic():
         share = _lock(share_id)
-        _refuse_unviewable(share)
+        _refuse_unviewable(share, shred=False)
         share.pin_failures += 1
         attempts_left = max(settings.SEEN_MAX_PIN_FAILURES - share.pin_failures, 0)
         fields = ["pin_failures"]

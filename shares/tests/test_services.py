@@ -253,6 +253,50 @@ def test_a_share_purged_during_a_wrong_pin_is_gone_not_an_error(make_share, monk
         services.share_view(token=created.token, pin="0000")
 
 
+# --- a share that expires between the first look and the lock --------------------------
+
+
+def expire_all():
+    Share.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+
+@pytest.mark.parametrize("views", [3, 0], ids=["limited", "unlimited"])
+def test_a_share_that_expires_during_its_view_is_gone_and_shredded(make_share, monkeypatch, views):
+    from shares import photostore
+
+    created = make_share(views=views)
+    open_photo = photostore.open_photo
+
+    def open_then_expire(key, **kwargs):
+        body = open_photo(key, **kwargs)
+        expire_all()
+        return body
+
+    monkeypatch.setattr(photostore, "open_photo", open_then_expire)
+    with pytest.raises(services.ShareGone) as gone:
+        services.share_view(token=created.token)
+    assert gone.value.share.over_reason == EndReason.EXPIRED
+    share = Share.objects.get()
+    # The refusal rolled back its own transaction, not the erasing of the key.
+    assert share.key_salt is None and share.views_used == 0
+
+
+def test_a_share_that_expires_during_a_wrong_pin_is_gone_and_shredded(make_share, monkeypatch):
+    from shares import keyed
+
+    created = make_share(views=3, pin="4821")
+
+    def expired_then_wrong(pin, pin_hash):
+        expire_all()
+        return False
+
+    monkeypatch.setattr(keyed, "pin_matches", expired_then_wrong)
+    with pytest.raises(services.ShareGone):
+        services.share_view(token=created.token, pin="0000")
+    share = Share.objects.get()
+    assert share.key_salt is None and share.pin_failures == 0
+
+
 def test_ending_a_purged_share_says_it_is_not_found(make_share):
     share = make_share().share
     Share.objects.all().delete()
