@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from .deployed import nginx_binary
 from .helpers import (
     TEST_BUCKET,
     TEST_REDIS_URL,
@@ -220,3 +221,12 @@ def collected_static():
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "seen.settings"},
     )
     return root / "staticfiles"
+
+
+@pytest.fixture
+def nginx_installed():
+    if nginx_binary() is None:
+        message = "nginx is missing: apt-get install nginx"
+        if os.environ.get("SEEN_REQUIRE_NGINX"):
+            pytest.fail(message + " (SEEN_REQUIRE_NGINX is set, as in .ci/run)")
+        pytest.skip(message)

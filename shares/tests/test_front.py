@@ -8,7 +8,6 @@ missing answer, never as a slow pass; every socket and process is closed at the 
 """
 
 import contextlib
-import os
 import random
 import re
 import socket
@@ -17,7 +16,7 @@ import pytest
 import requests
 from PIL import Image
 
-from .deployed import gunicorn, nginx, nginx_binary
+from .deployed import gunicorn, nginx
 from .helpers import wait_for
 from .photos import jpeg_photo
 
@@ -36,15 +35,6 @@ NO_RATE_LIMITS = {
     f"SEEN_RATE_LIMIT_{name}": "off"
     for name in ("UPLOADS", "VIEWS", "PIN_FAILURES", "MANAGE", "REPORTS", "ADMIN_LOGIN")
 }
-
-
-@pytest.fixture
-def nginx_installed():
-    if nginx_binary() is None:
-        message = "nginx is missing: apt-get install nginx"
-        if os.environ.get("SEEN_REQUIRE_NGINX"):
-            pytest.fail(message + " (SEEN_REQUIRE_NGINX is set, as in .ci/run)")
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ that asks for a Range gets the whole photo, through gunicorn and nginx as deploy
 After every request that must spend nothing, the share's views_used is still what it was
 and its photo is still stored."""
 
-import os
 import re
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from shares.models import Share
 from shares.viewrules import LINK_PREVIEW_AGENTS, PURPOSE_HEADERS, link_preview_agent
 
 from . import deployed
-from .deployed import gunicorn, nginx, nginx_binary
+from .deployed import gunicorn, nginx
 from .helpers import jpeg_bytes, stored_keys
 from .test_openapi import check_answer
 
@@ -436,15 +435,6 @@ def test_the_decorator_guards_the_methods_it_is_told_spend(rf):
     bare = spends_nothing_for_previews(photo)
     assert bare(rf.get("/s/x", HTTP_USER_AGENT=bot)).status_code == 200
     assert bare(rf.post("/s/x", HTTP_USER_AGENT=bot)).status_code == 403
-
-
-@pytest.fixture
-def nginx_installed():
-    if nginx_binary() is None:
-        message = "nginx is missing: apt-get install nginx"
-        if os.environ.get("SEEN_REQUIRE_NGINX"):
-            pytest.fail(message + " (SEEN_REQUIRE_NGINX is set, as in .ci/run)")
-        pytest.skip(message)
 
 
 def nginx_variant(tmp_path: Path, monkeypatch, name: str, change) -> None:
